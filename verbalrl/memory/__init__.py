@@ -1,0 +1,1 @@
+"""verbalrl.memory."""
