@@ -123,3 +123,16 @@ class FakeLLM:
             else:
                 result.append({c: float(self._probs.get(c, 0.0)) for c in cands})
         return result
+
+    def top_logprobs(self, prompts: Sequence[Prompt], k: int = 20) -> list[list[tuple[str, float]]]:
+        """The `k` most likely next tokens with their log-probabilities (from `probs`)."""
+        import math
+
+        items = validate_prompts(prompts)
+        if self._probs is None or callable(self._probs):
+            from ..errors import CapabilityError
+
+            raise CapabilityError("top_logprobs needs a FakeLLM built with a `probs` dict")
+        ranked = sorted(self._probs.items(), key=lambda kv: -kv[1])[:k]
+        row = [(tok, math.log(p)) for tok, p in ranked if p > 0]
+        return [list(row) for _ in items]
