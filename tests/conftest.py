@@ -1,0 +1,45 @@
+"""Shared fixtures: the real embedded model (loaded once) and a tiny random Llama."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    """The real SmolLM2-135M-Instruct in float32 (deterministic comparisons)."""
+    from verbalrl.llm.transformers_backend import TransformersLLM
+
+    return TransformersLLM.load("smollm2-135m-instruct", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory, smollm) -> Path:
+    """A tiny random Llama (2 layers, hidden 64) with SmolLM2's tokenizer, saved to a folder."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tok = smollm.tokenizer
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tiny_llama_dir):
+    from verbalrl.llm.transformers_backend import TransformersLLM
+
+    return TransformersLLM.load(str(tiny_llama_dir), dtype="float32")
