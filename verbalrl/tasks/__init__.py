@@ -1,1 +1,53 @@
-"""verbalrl.tasks."""
+"""Problem families: problems per split, a solver prompt, answer extraction, an exact checker.
+
+Built in: `last_letter`, `word_sort`, `arithmetic` (levels 1-4 and "sum30"),
+`gsm8k`, and `jsonl` for your own question/answer file. Get one with
+`get_task(name, **options)`; add your own by subclassing `GeneratedTask`
+(synthetic problems) or `BaseTask` (a dataset) and calling `register_task`.
+
+    task = get_task("arithmetic", level=2)
+    problem = task.problems("test", n=1, seed=0)[0]
+    messages = task.prompt(problem)           # never contains the answer
+    answer = task.extract_answer(model_text)  # None when there is no answer
+    task.check(problem, answer)               # exact, after normalisation
+"""
+
+from .answers import find_answer_segment, last_number, normalize_number, normalize_text
+from .arithmetic import ArithmeticConfig, ArithmeticTask
+from .base import SPLITS, BaseTask, Problem, ProblemRequest, Split, Task
+from .data import TaskDataError
+from .generated import Draft, GeneratedTask
+from .gsm8k import GSM8KConfig, GSM8KTask
+from .jsonl_task import JSONLConfig, JSONLTask
+from .last_letter import LastLetterConfig, LastLetterTask
+from .registry import available_tasks, get_task, register_task
+from .word_sort import WordSortConfig, WordSortTask
+
+__all__ = [
+    "SPLITS",
+    "ArithmeticConfig",
+    "ArithmeticTask",
+    "BaseTask",
+    "Draft",
+    "GSM8KConfig",
+    "GSM8KTask",
+    "GeneratedTask",
+    "JSONLConfig",
+    "JSONLTask",
+    "LastLetterConfig",
+    "LastLetterTask",
+    "Problem",
+    "ProblemRequest",
+    "Split",
+    "Task",
+    "TaskDataError",
+    "WordSortConfig",
+    "WordSortTask",
+    "available_tasks",
+    "find_answer_segment",
+    "get_task",
+    "last_number",
+    "normalize_number",
+    "normalize_text",
+    "register_task",
+]
