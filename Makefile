@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m verbalrl.demo
+	$(PY) examples/demo.py
 
 test: setup
 	$(PY) -m pytest -q
