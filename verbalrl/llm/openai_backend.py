@@ -91,7 +91,7 @@ class OpenAILLM:
             raise ValueError(
                 "need timeout > 0, max_retries >= 0, max_concurrency >= 1, 1 <= top_logprobs <= 20"
             )
-        openai = _import_openai()
+        sdk = _import_openai()
         self.name = model
         self.model = model
         self.base_url = base_url.rstrip("/")
@@ -108,7 +108,7 @@ class OpenAILLM:
         )
         # Local servers accept any key, but the client refuses to start without one.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self._client: openai.OpenAI = openai.OpenAI(
+        self._client: openai.OpenAI = sdk.OpenAI(
             base_url=self.base_url, api_key=key, timeout=timeout, max_retries=max_retries
         )
 
@@ -176,7 +176,7 @@ class OpenAILLM:
     def _top_one(self, prompt: Prompt) -> list[tuple[str, float]]:
         """The next-token (token, logprob) pairs the server reports for `prompt`."""
         params: dict[str, Any] = {"max_tokens": 1, "temperature": 0.0, "n": 1}
-        if isinstance(prompt, str) and self.mode != "chat":
+        if isinstance(prompt, str):  # /v1/completions: logprobs is the top-k count
             params["logprobs"] = self.top_logprobs
         else:
             params["logprobs"] = True
@@ -212,28 +212,29 @@ class OpenAILLM:
         return f"{self.base_url}/{'chat/completions' if endpoint == 'chat' else 'completions'}"
 
     def _create(self, prompt: Prompt, params: dict[str, Any]) -> tuple[Endpoint, Any]:
-        openai = _import_openai()
+        sdk = _import_openai()
         endpoint = self._endpoint(prompt)
+        response: Any
         try:
-            if endpoint == "completions":
+            if isinstance(prompt, str):
                 response = self._client.completions.create(
                     model=self.model, prompt=prompt, **params
                 )
             else:
-                messages: list[Message] = prompt  # type: ignore[assignment]
+                messages: list[Message] = prompt
                 response = self._client.chat.completions.create(
                     model=self.model,
                     messages=messages,  # type: ignore[arg-type]
                     **params,
                 )
-        except openai.APIConnectionError as err:
+        except sdk.APIConnectionError as err:
             # APITimeoutError is a subclass: both mean no answer came back.
-            what = "timed out" if isinstance(err, openai.APITimeoutError) else "unreachable"
+            what = "timed out" if isinstance(err, sdk.APITimeoutError) else "unreachable"
             raise BackendError(
                 f"{self._url(endpoint)} {what} after {self.max_retries + 1} attempts "
                 f"({err.__cause__ or err}); is the server running at {self.base_url}?"
             ) from err
-        except openai.APIStatusError as err:
+        except sdk.APIStatusError as err:
             raise self._status_error(endpoint, err) from err
         return endpoint, response
 

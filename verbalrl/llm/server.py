@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import CapabilityError, ContextLengthError
+from ..errors import CapabilityError, ContextLengthError, VerbalRLError
 from .base import LLM, Prompt
 from .server_schema import (
     MAX_TOP_LOGPROBS,
@@ -47,6 +47,9 @@ from .server_schema import (
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# An extra top-level field (clients ignore unknown fields) so a reader of the raw
+# response is not misled into thinking every token has logprobs.
+LOGPROBS_NOTE = {"logprobs_scope": "first generated token only"}
 
 
 class HTTPError(Exception):
@@ -81,14 +84,20 @@ class ModelServer(ThreadingHTTPServer):
     def url(self) -> str:
         """Base URL for OpenAI clients, e.g. http://127.0.0.1:8000/v1."""
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
 
 def make_server(
     llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None
 ) -> ModelServer:
     """Bind a server for `llm` (port 0 picks a free port); call `serve_forever()` to run it."""
-    return ModelServer((host, port), llm, model_name or llm.name)
+    try:
+        return ModelServer((host, port), llm, model_name or llm.name)
+    except OSError as err:
+        raise VerbalRLError(
+            f"cannot listen on {host}:{port} ({err}); is another server running there? "
+            "Choose another port."
+        ) from err
 
 
 def serve(
@@ -100,9 +109,8 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (docker stop, process managers) stops as cleanly as Ctrl-C.
         previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    print(
-        f"verbalrl serve: model {server.model_name!r} at {server.url}", file=sys.stderr, flush=True
-    )
+    # The CLI prints its own banner; library callers can turn logging on to see this.
+    logger.info("verbalrl serve: model %r at %s", server.model_name, server.url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -122,7 +130,13 @@ def serve_in_thread(
     `server.url` is the base URL to give `OpenAILLM`; port 0 picks a free port.
     """
     server = make_server(llm, host, port, model_name)
-    thread = threading.Thread(target=server.serve_forever, name="verbalrl-serve", daemon=True)
+    # A short poll interval makes shutdown() return quickly (it waits for one poll).
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="verbalrl-serve",
+        daemon=True,
+    )
     thread.start()
     try:
         yield server
@@ -181,7 +195,7 @@ def completions(server: ModelServer, body: Any) -> dict[str, Any]:
     tops = _top_logprobs(server, prompts) if req.logprobs is not None else None
     with server.lock:
         rows = server.llm.generate(prompts, config)
-    choices = []
+    choices: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         for c in row:
             logprobs = None
@@ -199,6 +213,7 @@ def completions(server: ModelServer, body: Any) -> dict[str, Any]:
         **envelope("text_completion", server.model_name),
         "choices": choices,
         "usage": usage(rows),
+        **(LOGPROBS_NOTE if tops is not None else {}),
     }
 
 
@@ -211,7 +226,7 @@ def chat_completions(server: ModelServer, body: Any) -> dict[str, Any]:
     tops = _top_logprobs(server, [prompt]) if req.logprobs else None
     with server.lock:
         rows = server.llm.generate([prompt], config)
-    choices = []
+    choices: list[dict[str, Any]] = []
     for j, c in enumerate(rows[0]):
         logprobs = chat_logprobs(c.text, tops[0], req.top_logprobs or 0) if tops else None
         choices.append(
@@ -226,6 +241,7 @@ def chat_completions(server: ModelServer, body: Any) -> dict[str, Any]:
         **envelope("chat.completion", server.model_name),
         "choices": choices,
         "usage": usage(rows),
+        **(LOGPROBS_NOTE if tops is not None else {}),
     }
 
 
@@ -307,7 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
         except ContextLengthError as err:
-            self._send(400, error_body(str(err), param="messages", code="context_length_exceeded"))
+            param = "messages" if path == "/v1/chat/completions" else "prompt"
+            self._send(400, error_body(str(err), param=param, code="context_length_exceeded"))
         except (CapabilityError, ValueError) as err:
             self._send(400, error_body(str(err)))
         except Exception as err:

@@ -27,6 +27,7 @@ from .base import Completion, GenerationConfig, Message
 
 UNLIKELY = -9999.0  # OpenAI's logprob for a token outside the reported top-k
 MAX_TOP_LOGPROBS = 20
+MAX_TOKENS = 32768  # GenerationConfig's limit on max_new_tokens
 DEFAULT_CHAT_MAX_TOKENS = 256
 DEFAULT_COMPLETION_MAX_TOKENS = 16  # OpenAI's and vLLM's default for /v1/completions
 
@@ -79,7 +80,7 @@ class CompletionRequest(_Sampling):
     """Body of `POST /v1/completions`: one prompt string or a list of them."""
 
     prompt: str | list[str]
-    max_tokens: int | None = Field(DEFAULT_COMPLETION_MAX_TOKENS, ge=1)
+    max_tokens: int | None = Field(DEFAULT_COMPLETION_MAX_TOKENS, ge=1, le=MAX_TOKENS)
     logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     echo: bool = False
 
@@ -127,8 +128,8 @@ class ChatRequest(_Sampling):
     """Body of `POST /v1/chat/completions`."""
 
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
 

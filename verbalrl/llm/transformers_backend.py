@@ -155,6 +155,11 @@ class TransformersLLM:
             # A base model without a template: a plain transcript is the honest fallback.
             lines = [f"{m['role']}: {m['content']}" for m in prompt]
             return "\n".join(lines) + "\nassistant:"
+        if prompt[-1]["role"] == "assistant":
+            # Prefill: continue the assistant's partial answer (e.g. a CoT rationale + verdict cue).
+            return str(
+                self.tokenizer.apply_chat_template(prompt, tokenize=False, continue_final_message=True)
+            )
         return str(self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True))
 
     def encode(self, prompt: Prompt) -> list[int]:
@@ -311,20 +316,24 @@ class TransformersLLM:
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), shared + width), dtype=torch.long)
         mask[:, :shared] = 1
-        for row, ids in enumerate(suffixes):  # right padding: pads sit after every real token
-            input_ids[row, : len(ids)] = torch.tensor(ids)
-            mask[row, shared : shared + len(ids)] = 1
-        positions = torch.arange(shared, shared + width).unsqueeze(0).expand(len(batch), -1)
+        positions = torch.full((len(batch), width), shared, dtype=torch.long)
+        for row, ids in enumerate(suffixes):
+            # Left padding: every row ends at the last column, so only that column's logits
+            # are computed (the vocab projection is ~20% of a forward pass at this size).
+            # Pads between the shared prefix and a suffix are masked out.
+            offset = width - len(ids)
+            input_ids[row, offset:] = torch.tensor(ids)
+            mask[row, shared + offset :] = 1
+            positions[row, offset:] = torch.arange(shared, shared + len(ids))
         logits = self.model(
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
             past_key_values=cache,
             use_cache=cache is not None,
+            logits_to_keep=1,
         ).logits
-        last = torch.tensor([len(s) - 1 for s in suffixes], device=logits.device)
-        picked = logits[torch.arange(len(batch), device=logits.device), last]
-        return torch.log_softmax(picked.float(), dim=-1).cpu()
+        return torch.log_softmax(logits[:, -1].float(), dim=-1).cpu()
 
 
 def _common_prefix_length(batch: list[list[int]]) -> int:
