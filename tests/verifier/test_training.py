@@ -100,3 +100,33 @@ def test_malformed_metadata_is_a_clear_error(tmp_path):
         read_metadata(tmp_path)
     with pytest.raises(ArtifactError, match="not a trained verifier"):
         read_metadata(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_orm_training_and_reload(tiny_llama_dir, tmp_path):
+    from verbalrl.verifier.orm import ORMVerifier, train_orm
+
+    out = tmp_path / "orm"
+    config = SFTConfig(
+        base_model=str(tiny_llama_dir), method="full", epochs=10, batch_size=4,
+        learning_rate=1e-3, logging_steps=3,
+    )
+    # Full fine-tuning here: a random tiny model can memorise 12 labelled pairs that way,
+    # so the BCE loss really falls (LoRA on it stays near ln 2).
+    result = train_orm(_examples(), config, out, progress=False)
+    losses = [loss for _, loss in result.loss_history]
+    assert losses[-1] < losses[0]
+    assert read_metadata(out).kind == "orm"
+    problem = get_task("arithmetic", level=1).problems("train", n=1, seed=0)[0]
+    verifier = ORMVerifier.load(out, dtype="float32")
+    v = verifier.verify(problem, [f"Answer: {problem.answer}", "Answer: 99"])
+    assert len(v.scores) == 2 and all(0.0 < s < 1.0 for s in v.scores)
+    assert v.usage.llm_calls == 2
+    from verbalrl.verifier.artifact import ArtifactMetadata, write_metadata
+
+    other = tmp_path / "genrm-artifact"
+    write_metadata(
+        other, ArtifactMetadata(kind="genrm", base_model="x", base_fingerprint={}, method="lora")
+    )
+    with pytest.raises(ArtifactError, match="not an ORM"):
+        ORMVerifier.load(other)
