@@ -230,8 +230,14 @@ def serve(
 
 def _mount_optional_groups() -> None:
     """Mount command groups defined by other packages (each owns its own commands)."""
-    from .memory.cli import app as memory_app
+    from .verifier import cli_eval, cli_train
 
+    cli_eval.register(app)
+    cli_train.register(app)
+    try:
+        from .memory.cli import app as memory_app
+    except ImportError:  # memory extras missing: the rest of the CLI works
+        return
     app.add_typer(memory_app, name="memory", help="Inspect, search, back up and prune memory.")
 
 
@@ -239,10 +245,7 @@ def main() -> None:
     """Console entry point: run the app and turn known errors into one-line messages."""
     from pydantic import ValidationError
 
-    try:
-        _mount_optional_groups()
-    except ImportError:  # a group still in development: the rest of the CLI works
-        pass
+    _mount_optional_groups()
     try:
         app()  # standalone mode: click handles --help, usage errors and Ctrl-C itself
     except (VerbalRLError, ValidationError, ValueError) as exc:

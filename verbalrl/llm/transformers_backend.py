@@ -13,6 +13,7 @@ but calls run one at a time (the CPU is the bottleneck anyway).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -114,6 +115,7 @@ class TransformersLLM:
         """Load a model by alias, folder, .gguf file or hub id (GGUF is converted once and cached)."""
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        name, adapter = _unpack_artifact(name, adapter)
         resolved = resolve_model(name)
         source = local_source(resolved)
         torch_dtype = pick_dtype(dtype, device)
@@ -334,6 +336,23 @@ class TransformersLLM:
             logits_to_keep=1,
         ).logits
         return torch.log_softmax(logits[:, -1].float(), dim=-1).cpu()
+
+
+def _unpack_artifact(name: str, adapter: str | Path | None) -> tuple[str, str | Path | None]:
+    """A trained folder (`verifier.json`, written by `verbalrl train-*`) loads its base + adapter.
+
+    Only the JSON is read here; `verifier/artifact.py` owns the format and checks it fully.
+    """
+    meta_path = Path(name) / "verifier.json"
+    if not meta_path.is_file():
+        return name, adapter
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("method") == "full":
+            return str(Path(name) / "model"), adapter
+        return str(meta["base_model"]), Path(name)
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelNotFoundError(f"{meta_path} is malformed: {exc}") from exc
 
 
 def _common_prefix_length(batch: list[list[int]]) -> int:

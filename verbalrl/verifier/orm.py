@@ -110,7 +110,7 @@ def train_orm(
     history = LossHistory()
     trainer = BCETrainer(
         model=model,
-        args=training_arguments(config, output_dir, progress),
+        args=training_arguments(config, output_dir, progress, len(rows)),
         train_dataset=rows,
         data_collator=BCECollator(int(tokenizer.pad_token_id)),
         callbacks=[history],

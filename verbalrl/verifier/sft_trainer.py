@@ -12,6 +12,7 @@ Left out: the ORM baseline (`orm.py`), building examples (`data.py`).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -129,7 +130,13 @@ class LossHistory(TrainerCallback):
             self.history.append((state.global_step, float(logs["loss"])))
 
 
-def training_arguments(config: SFTConfig, output_dir: Path, progress: bool) -> TrainingArguments:
+def training_arguments(
+    config: SFTConfig, output_dir: Path, progress: bool, examples: int | None = None
+) -> TrainingArguments:
+    logging_steps = config.logging_steps
+    if examples:  # short runs still log a handful of losses
+        total = math.ceil(examples / (config.batch_size * config.grad_accum)) * config.epochs
+        logging_steps = max(1, min(logging_steps, int(total // 5)))
     return TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
@@ -138,7 +145,7 @@ def training_arguments(config: SFTConfig, output_dir: Path, progress: bool) -> T
         learning_rate=config.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
-        logging_steps=config.logging_steps,
+        logging_steps=logging_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=2,
@@ -188,7 +195,7 @@ def train_sft(
     history = LossHistory()
     trainer = WeightedSFTTrainer(
         model=llm.model,
-        args=training_arguments(config, output_dir, progress),
+        args=training_arguments(config, output_dir, progress, len(rows)),
         train_dataset=rows,
         data_collator=PadCollator(int(llm.tokenizer.pad_token_id)),
         callbacks=[history],
