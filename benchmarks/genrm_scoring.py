@@ -105,8 +105,10 @@ def main() -> None:
         "fraction_of_peak": round(flops / best_batched / 1e9 / peak, 2),
     }
     print(json.dumps(result, indent=2))
-    print(f"speedup {result['speedup']}x (target >= 5x); "
-          f"{result['fraction_of_peak']:.0%} of matmul peak (target >= 50%)")
+    print(
+        f"speedup {result['speedup']}x (target >= 5x); "
+        f"{result['fraction_of_peak']:.0%} of matmul peak (target >= 50%)"
+    )
 
 
 def _prompts(question: object, texts: list[str]) -> list[object]:

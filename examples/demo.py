@@ -64,9 +64,19 @@ def main() -> None:
         table.add_column(col)
     per_problem_tokens = tokens / n_problems
     rows = [
-        ("per sample", per_sample / (n_problems * args.samples), 1, per_problem_tokens / args.samples),
+        (
+            "per sample",
+            per_sample / (n_problems * args.samples),
+            1,
+            per_problem_tokens / args.samples,
+        ),
         ("first sample", first / n_problems, 1, per_problem_tokens / args.samples),
-        (f"self-consistency@{args.samples}", majority / n_problems, args.samples, per_problem_tokens),
+        (
+            f"self-consistency@{args.samples}",
+            majority / n_problems,
+            args.samples,
+            per_problem_tokens,
+        ),
         (f"Pass@{args.samples} (oracle)", pass_n / n_problems, args.samples, per_problem_tokens),
     ]
     for name, acc, calls, toks in rows:

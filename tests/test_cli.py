@@ -12,7 +12,9 @@ import pytest
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "verbalrl.cli", *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -51,8 +53,17 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message):
 @pytest.mark.slow
 def test_generate_four_completions_as_json(smollm):  # smollm: the model is converted already
     result = run_cli(
-        "generate", "--model", "smollm2-135m-instruct", "--n", "4", "--max-new-tokens", "12",
-        "--seed", "0", "--json", "What is 2 + 3?",
+        "generate",
+        "--model",
+        "smollm2-135m-instruct",
+        "--n",
+        "4",
+        "--max-new-tokens",
+        "12",
+        "--seed",
+        "0",
+        "--json",
+        "What is 2 + 3?",
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)

@@ -29,13 +29,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-tasks_app = typer.Typer(help="List problem families and sample their problems.", no_args_is_help=False)
+tasks_app = typer.Typer(
+    help="List problem families and sample their problems.", no_args_is_help=False
+)
 app.add_typer(tasks_app, name="tasks")
 
 console = Console()
 err_console = Console(stderr=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="alias, folder, .gguf, hub id, or openai:NAME")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="alias, folder, .gguf, hub id, or openai:NAME")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
@@ -92,7 +96,9 @@ def models(json_out: JsonOpt = False) -> None:
         where = row["resolves_to"] or f"[red]not installed[/] ({row['install']})"
         table.add_row(row["alias"], where, row["converted_cache"] or "-")
     console.print(table)
-    console.print("Also accepted: a local model folder, a .gguf file, a hub id (online), openai:NAME.")
+    console.print(
+        "Also accepted: a local model folder, a .gguf file, a hub id (online), openai:NAME."
+    )
 
 
 @app.command()
@@ -107,7 +113,9 @@ def generate(
     stop: Annotated[list[str] | None, typer.Option(help="stop string (repeatable)")] = None,
     system: Annotated[str | None, typer.Option(help="system message for chat prompts")] = None,
     raw: Annotated[bool, typer.Option(help="send prompts as raw text, no chat template")] = False,
-    file: Annotated[Path | None, typer.Option(help="read prompts from a file, one per line")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="read prompts from a file, one per line")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="server URL for openai:NAME models")] = None,
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16")] = "auto",
     json_out: JsonOpt = False,
@@ -123,8 +131,12 @@ def generate(
     if not texts:
         raise VerbalRLError("no prompts: give prompt texts as arguments or --file")
     config = GenerationConfig(
-        n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-        stop=tuple(stop or ()), seed=seed,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        stop=tuple(stop or ()),
+        seed=seed,
     )
     llm = load_model_for_cli(model, base_url, dtype)
     batch: list[Any] = []

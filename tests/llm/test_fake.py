@@ -21,7 +21,9 @@ def test_replies_in_order_with_log_and_stop():
 def test_reply_function_and_probs():
     llm = FakeLLM(lambda p: f"echo {p}", probs={"Yes": 0.8, "No": 0.1})
     assert llm.generate(["x"], GenerationConfig(n=2))[0][1].text == "echo x"
-    assert llm.next_token_probs(["q"], ["Yes", "No", "Maybe"]) == [{"Yes": 0.8, "No": 0.1, "Maybe": 0.0}]
+    assert llm.next_token_probs(["q"], ["Yes", "No", "Maybe"]) == [
+        {"Yes": 0.8, "No": 0.1, "Maybe": 0.0}
+    ]
     assert llm.top_logprobs(["q"], k=1)[0][0][0] == "Yes"
 
 

@@ -36,5 +36,7 @@ def test_vllm_generates_and_scores():
     llm = VLLMLLM("smollm2-135m-instruct", gpu_memory_utilization=0.3)
     out = llm.generate([[{"role": "user", "content": "What is 2 + 3?"}]], GenerationConfig(n=4))
     assert len(out[0]) == 4 and all(c.completion_tokens > 0 for c in out[0])
-    probs = llm.next_token_probs(["Is 2 + 3 = 5 correct (Yes/No)?"], ["Yes", " Yes", "No", " No"])[0]
+    probs = llm.next_token_probs(["Is 2 + 3 = 5 correct (Yes/No)?"], ["Yes", " Yes", "No", " No"])[
+        0
+    ]
     assert 0.0 < sum(probs.values()) <= 1.0 + 1e-5

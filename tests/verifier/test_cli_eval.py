@@ -41,10 +41,28 @@ def fake_models(monkeypatch):
 @pytest.fixture
 def pool_file(app, tmp_path, fake_models):
     out = tmp_path / "pool.jsonl"
-    result = runner.invoke(app, [
-        "sample", "--task", "arithmetic", "--level", "1", "--split", "test", "--problems", "3",
-        "--samples", "4", "--model", "gen-model", "--temperature", "0.9", "--out", str(out),
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--task",
+            "arithmetic",
+            "--level",
+            "1",
+            "--split",
+            "test",
+            "--problems",
+            "3",
+            "--samples",
+            "4",
+            "--model",
+            "gen-model",
+            "--temperature",
+            "0.9",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -62,8 +80,21 @@ def test_sample_writes_a_labelled_pool(pool_file, fake_models):
 
 def test_sample_json_summary(app, tmp_path, fake_models):
     out = tmp_path / "p.jsonl"
-    result = runner.invoke(app, ["sample", "--task", "arithmetic", "--problems", "2",
-                                 "--samples", "2", "--out", str(out), "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--task",
+            "arithmetic",
+            "--problems",
+            "2",
+            "--samples",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert (summary["problems"], summary["candidates"], summary["pool"]) == (2, 4, str(out))
@@ -73,8 +104,22 @@ def test_eval_verifier_writes_json_png_and_table(app, pool_file, tmp_path, fake_
     out = tmp_path / "eval"
     result = runner.invoke(
         app,
-        ["eval-verifier", "--pool", str(pool_file), "--out", str(out), "--checker",
-         "--judge", "judge-model", "--judge-k", "2", "--ns", "1,2,4", "--bootstrap", "100"],
+        [
+            "eval-verifier",
+            "--pool",
+            str(pool_file),
+            "--out",
+            str(out),
+            "--checker",
+            "--judge",
+            "judge-model",
+            "--judge-k",
+            "2",
+            "--ns",
+            "1,2,4",
+            "--bootstrap",
+            "100",
+        ],
         env={"COLUMNS": "250"},
     )
     assert result.exit_code == 0, result.output
@@ -95,8 +140,20 @@ def test_eval_verifier_writes_json_png_and_table(app, pool_file, tmp_path, fake_
 
 def test_eval_verifier_json_output_and_skipped_n(app, pool_file, tmp_path):
     out = tmp_path / "eval"
-    result = runner.invoke(app, ["eval-verifier", "--pool", str(pool_file), "--out", str(out),
-                                 "--bootstrap", "50", "--no-plot", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "eval-verifier",
+            "--pool",
+            str(pool_file),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "50",
+            "--no-plot",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert (payload["ns"], payload["skipped_ns"]) == ([1, 2, 4], [8, 16])
@@ -121,12 +178,32 @@ class _Recorder:
 def test_eval_verifier_loads_trained_checkpoints(app, pool_file, tmp_path, monkeypatch):
     _Recorder.loads = []
     monkeypatch.setattr(cli_eval, "_import_verifier", lambda module, cls: _Recorder(cls))
-    result = runner.invoke(app, [
-        "eval-verifier", "--pool", str(pool_file), "--out", str(tmp_path / "e"), "--no-plot",
-        "--genrm", str(tmp_path / "a"), "--genrm", str(tmp_path / "b"),
-        "--genrm-cot", str(tmp_path / "cot"), "--cot-k", "3", "--orm", str(tmp_path / "orm"),
-        "--ns", "1,2", "--bootstrap", "20", "--json",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "eval-verifier",
+            "--pool",
+            str(pool_file),
+            "--out",
+            str(tmp_path / "e"),
+            "--no-plot",
+            "--genrm",
+            str(tmp_path / "a"),
+            "--genrm",
+            str(tmp_path / "b"),
+            "--genrm-cot",
+            str(tmp_path / "cot"),
+            "--cot-k",
+            "3",
+            "--orm",
+            str(tmp_path / "orm"),
+            "--ns",
+            "1,2",
+            "--bootstrap",
+            "20",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _Recorder.loads == [
         ("GenRMVerifier", str(tmp_path / "a"), {}),
@@ -146,8 +223,9 @@ def test_eval_verifier_bad_input_raises_clear_errors(app, pool_file, tmp_path):
     assert isinstance(result.exception, PoolError)
     assert "bad.jsonl:3:" in str(result.exception)
 
-    result = runner.invoke(app, ["eval-verifier", "--pool", str(pool_file), "--out",
-                                 str(tmp_path), "--ns", "1,x"])
+    result = runner.invoke(
+        app, ["eval-verifier", "--pool", str(pool_file), "--out", str(tmp_path), "--ns", "1,x"]
+    )
     assert isinstance(result.exception, VerbalRLError)
     assert "--ns must be comma-separated integers" in str(result.exception)
 
@@ -160,10 +238,27 @@ def test_import_verifier_names_what_is_missing():
 @pytest.mark.slow
 def test_sample_with_the_real_model(app, tmp_path, smollm):  # smollm: converted already
     out = tmp_path / "pool.jsonl"
-    result = runner.invoke(app, [
-        "sample", "--task", "arithmetic", "--level", "1", "--problems", "1", "--samples", "1",
-        "--max-new-tokens", "8", "--dtype", "float32", "--out", str(out), "--json",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "--task",
+            "arithmetic",
+            "--level",
+            "1",
+            "--problems",
+            "1",
+            "--samples",
+            "1",
+            "--max-new-tokens",
+            "8",
+            "--dtype",
+            "float32",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     records = read_pool(out)
     assert len(records) == 1 and 1 <= records[0].completion_tokens <= 8

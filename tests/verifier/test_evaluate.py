@@ -32,19 +32,32 @@ def make_group(
     for i, answer in enumerate(answers):
         text = "I do not know" if answer is None else f"Working... Answer: {answer}"
         extracted = TASK.extract_answer(text)
-        records.append(CandidateRecord(
-            problem_id=pid, task="arithmetic", task_options={"level": 1}, split="test",
-            question=f"What is {gold} + 0?", answer=gold, candidate_index=i, text=text,
-            extracted=extracted, correct=TASK.check(_problem(pid, gold), extracted),
-            prompt_tokens=20, completion_tokens=tokens, finish_reason="stop",
-            generator="fake", temperature=0.8,
-        ))
+        records.append(
+            CandidateRecord(
+                problem_id=pid,
+                task="arithmetic",
+                task_options={"level": 1},
+                split="test",
+                question=f"What is {gold} + 0?",
+                answer=gold,
+                candidate_index=i,
+                text=text,
+                extracted=extracted,
+                correct=TASK.check(_problem(pid, gold), extracted),
+                prompt_tokens=20,
+                completion_tokens=tokens,
+                finish_reason="stop",
+                generator="fake",
+                temperature=0.8,
+            )
+        )
     return group_by_problem(records)[0]
 
 
 def _problem(pid: str, gold: str) -> Problem:
-    return Problem(id=pid, task="arithmetic", split="test", question=f"What is {gold} + 0?",
-                   answer=gold)
+    return Problem(
+        id=pid, task="arithmetic", split="test", question=f"What is {gold} + 0?", answer=gold
+    )
 
 
 def random_pool(n_problems: int, m: int = 16, seed: int = 0) -> list[ProblemCandidates]:
@@ -53,8 +66,10 @@ def random_pool(n_problems: int, m: int = 16, seed: int = 0) -> list[ProblemCand
     for p in range(n_problems):
         gold = str(rng.randint(0, 9))
         p_right = rng.random() * 0.6
-        answers = [gold if rng.random() < p_right else rng.choice([str(rng.randint(0, 9)), None])
-                   for _ in range(m)]
+        answers = [
+            gold if rng.random() < p_right else rng.choice([str(rng.randint(0, 9)), None])
+            for _ in range(m)
+        ]
         groups.append(make_group(f"p{p}", gold, answers))
     return groups
 
@@ -81,8 +96,11 @@ def test_auc_hand_computed_with_ties():
     assert roc_auc([0.7, 0.7, 0.7, 0.2], [True, False, False, False]) == pytest.approx(2 / 3)
 
 
-@given(st.lists(st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.booleans()),
-                min_size=2, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0]), st.booleans()), min_size=2, max_size=30
+    )
+)
 def test_auc_matches_the_pairwise_definition(pairs):
     scores = [s for s, _ in pairs]
     labels = [y for _, y in pairs]
@@ -264,14 +282,25 @@ def test_evaluation_is_deterministic_for_a_seed():
 
 def test_write_report_and_table(tmp_path):
     groups = random_pool(8)
-    report = evaluate_pool(groups, {"checker": CheckerVerifier(TASK), "const": constant()},
-                           ns=[1, 2, 4, 8], bootstrap=100)
+    report = evaluate_pool(
+        groups,
+        {"checker": CheckerVerifier(TASK), "const": constant()},
+        ns=[1, 2, 4, 8],
+        bootstrap=100,
+    )
     paths = write_report(report, tmp_path / "out")
     assert paths["json"] == tmp_path / "out" / JSON_NAME
     payload = json.loads(paths["json"].read_text())
     labels = {r["label"] for r in payload["results"]}
-    assert labels == {"first_sample", "self_consistency", "pass@n", "best_of_n[checker]",
-                      "weighted_sc[checker]", "best_of_n[const]", "weighted_sc[const]"}
+    assert labels == {
+        "first_sample",
+        "self_consistency",
+        "pass@n",
+        "best_of_n[checker]",
+        "weighted_sc[checker]",
+        "best_of_n[const]",
+        "weighted_sc[const]",
+    }
     assert len(payload["results"]) == 7 * 4
     assert {v["name"]: v["auc"] for v in payload["verifiers"]} == {"checker": 1.0, "const": 0.5}
     png = paths["png"]

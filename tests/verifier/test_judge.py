@@ -12,7 +12,11 @@ from verbalrl.verifier.base import Verifier
 from verbalrl.verifier.judge import LLMJudgeVerifier, judge_prompt, parse_verdict
 
 PROBLEM = Problem(
-    id="p-1", task="arithmetic", split="test", question="What is 40 + 2?", answer="98765",
+    id="p-1",
+    task="arithmetic",
+    split="test",
+    question="What is 40 + 2?",
+    answer="98765",
 )
 
 

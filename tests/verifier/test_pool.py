@@ -32,8 +32,16 @@ def records(task):
     problems = task.problems("test", n=5, seed=0)
     llm = FakeLLM(REPLIES)
     config = GenerationConfig(temperature=0.8, max_new_tokens=32, seed=3)
-    return sample_pool(llm, task, problems, 4, config, progress=False,
-                       problems_per_call=2, task_options={"level": 1})
+    return sample_pool(
+        llm,
+        task,
+        problems,
+        4,
+        config,
+        progress=False,
+        problems_per_call=2,
+        task_options={"level": 1},
+    )
 
 
 def test_sample_pool_labels_every_candidate_with_the_task_checker(task, records):

@@ -39,15 +39,23 @@ def test_weighted_loss_scales_with_weights_and_ignores_prompt():
     # Changing a logit at a masked (prompt) position does not change the loss.
     changed = logits.clone()
     changed[0, 0] += 100.0
-    assert weighted_token_mean_loss(changed, labels, torch.ones(2)).item() == pytest.approx(one.item())
+    assert weighted_token_mean_loss(changed, labels, torch.ones(2)).item() == pytest.approx(
+        one.item()
+    )
 
 
 @pytest.mark.slow
 def test_genrm_lora_training_reload_and_resume(tiny_llama_dir, tmp_path):
     out = tmp_path / "genrm"
     config = SFTConfig(
-        base_model=str(tiny_llama_dir), epochs=10, batch_size=4, learning_rate=1e-2,
-        logging_steps=2, save_steps=6, lora_r=4, lora_alpha=8,
+        base_model=str(tiny_llama_dir),
+        epochs=10,
+        batch_size=4,
+        learning_rate=1e-2,
+        logging_steps=2,
+        save_steps=6,
+        lora_r=4,
+        lora_alpha=8,
     )
     examples = _examples()
     problem = get_task("arithmetic", level=1).problems("train", n=1, seed=0)[0]
@@ -60,7 +68,11 @@ def test_genrm_lora_training_reload_and_resume(tiny_llama_dir, tmp_path):
     assert len(losses) >= 3 and losses[-1] < losses[0]
     assert (out / "adapter_model.safetensors").is_file()
     meta = read_metadata(out)
-    assert meta.kind == "genrm" and meta.method == "lora" and meta.settings["lam"] == pytest.approx(1 / 3)
+    assert (
+        meta.kind == "genrm"
+        and meta.method == "lora"
+        and meta.settings["lam"] == pytest.approx(1 / 3)
+    )
 
     verifier = GenRMVerifier.load(out, dtype="float32", score="normalized")
     after = verifier.verify(problem, cands)
@@ -85,9 +97,16 @@ def test_adapter_for_another_base_is_refused(tiny_llama_dir, tmp_path):
     write_metadata(
         folder,
         ArtifactMetadata(
-            kind="genrm", base_model=str(tiny_llama_dir), method="lora",
-            base_fingerprint={"model_type": "llama", "vocab_size": 1, "hidden_size": 8,
-                              "num_hidden_layers": 1, "num_attention_heads": 1},
+            kind="genrm",
+            base_model=str(tiny_llama_dir),
+            method="lora",
+            base_fingerprint={
+                "model_type": "llama",
+                "vocab_size": 1,
+                "hidden_size": 8,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 1,
+            },
         ),
     )
     with pytest.raises(ArtifactError, match="load it with its own base model"):
@@ -108,8 +127,12 @@ def test_orm_training_and_reload(tiny_llama_dir, tmp_path):
 
     out = tmp_path / "orm"
     config = SFTConfig(
-        base_model=str(tiny_llama_dir), method="full", epochs=10, batch_size=4,
-        learning_rate=1e-3, logging_steps=3,
+        base_model=str(tiny_llama_dir),
+        method="full",
+        epochs=10,
+        batch_size=4,
+        learning_rate=1e-3,
+        logging_steps=3,
     )
     # Full fine-tuning here: a random tiny model can memorise 12 labelled pairs that way,
     # so the BCE loss really falls (LoRA on it stays near ln 2).

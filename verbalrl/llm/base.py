@@ -108,9 +108,7 @@ def validate_prompts(prompts: Sequence[Prompt]) -> list[Prompt]:
             raise ValueError(f"prompts[{i}] must be a non-empty string or list of chat messages")
         for j, msg in enumerate(prompt):
             if not isinstance(msg, dict) or msg.get("role") not in _ROLES:
-                raise ValueError(
-                    f"prompts[{i}][{j}] must be a dict with role in {sorted(_ROLES)}"
-                )
+                raise ValueError(f"prompts[{i}][{j}] must be a dict with role in {sorted(_ROLES)}")
             if not isinstance(msg.get("content"), str):
                 raise ValueError(f"prompts[{i}][{j}]['content'] must be a string")
     return items

@@ -95,7 +95,9 @@ def resolve_model(name: str) -> ResolvedModel:
         if gguf is not None:
             return ResolvedModel(name, str(gguf.parent), gguf.name, "alias")
         if _hub_allowed():
-            log.warning("%s is not installed; trying the hub id %s", alias.distribution, alias.hub_id)
+            log.warning(
+                "%s is not installed; trying the hub id %s", alias.distribution, alias.hub_id
+            )
             return ResolvedModel(name, alias.hub_id, None, "hub")
         raise ModelNotFoundError(
             f"model alias {name!r} needs the package {alias.distribution!r}, which is not "

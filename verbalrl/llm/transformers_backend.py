@@ -56,7 +56,9 @@ def cpu_supports_bf16() -> bool:
 def pick_dtype(dtype: DType, device: str) -> torch.dtype:
     """The torch dtype for a requested name on a device ("auto": bf16 where fast, else fp32)."""
     if dtype != "auto":
-        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
+            dtype
+        ]
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
@@ -96,7 +98,8 @@ class TransformersLLM:
         self._lock = threading.Lock()
         cfg = model.config
         self.context_length: int = int(
-            getattr(cfg, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)
+            getattr(cfg, "max_position_embeddings", None)
+            or getattr(tokenizer, "model_max_length", 2048)
         )
         self._eos_ids = self._collect_eos_ids()
 
@@ -123,13 +126,17 @@ class TransformersLLM:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
         except OSError as exc:
-            raise ModelNotFoundError(f"could not load model {name!r} from {source!r}: {exc}") from exc
+            raise ModelNotFoundError(
+                f"could not load model {name!r} from {source!r}: {exc}"
+            ) from exc
         if adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter))
         model.to(device)
-        return cls(model, tokenizer, name=name, batch_size=batch_size, score_batch_size=score_batch_size)
+        return cls(
+            model, tokenizer, name=name, batch_size=batch_size, score_batch_size=score_batch_size
+        )
 
     @property
     def device(self) -> torch.device:
@@ -141,7 +148,10 @@ class TransformersLLM:
 
     def _collect_eos_ids(self) -> set[int]:
         ids: set[int] = set()
-        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+        for source in (
+            self.tokenizer.eos_token_id,
+            getattr(self.model.generation_config, "eos_token_id", None),
+        ):
             if isinstance(source, int):
                 ids.add(source)
             elif isinstance(source, list | tuple):
@@ -160,9 +170,13 @@ class TransformersLLM:
         if prompt[-1]["role"] == "assistant":
             # Prefill: continue the assistant's partial answer (e.g. a CoT rationale + verdict cue).
             return str(
-                self.tokenizer.apply_chat_template(prompt, tokenize=False, continue_final_message=True)
+                self.tokenizer.apply_chat_template(
+                    prompt, tokenize=False, continue_final_message=True
+                )
             )
-        return str(self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True))
+        return str(
+            self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        )
 
     def encode(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt (specials come from the chat template, not added again)."""

@@ -49,12 +49,16 @@ class VLLMLLM:
         source = local_source(resolve_model(name))
         self.engine = vllm.LLM(model=source, **engine_options)
         self.tokenizer = self.engine.get_tokenizer()
-        self.capabilities = Capabilities(chat=True, raw_prompts=True, next_token_probs=True, seed=True)
+        self.capabilities = Capabilities(
+            chat=True, raw_prompts=True, next_token_probs=True, seed=True
+        )
 
     def _render(self, prompt: Prompt) -> str:
         if isinstance(prompt, str):
             return prompt
-        return str(self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True))
+        return str(
+            self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        )
 
     def generate(
         self, prompts: Sequence[Prompt], config: GenerationConfig | None = None
@@ -102,7 +106,9 @@ class VLLMLLM:
         outputs = self.engine.generate(texts, params, use_tqdm=False)
         result = []
         for out in outputs:
-            position = out.outputs[0].logprobs[0]  # {token_id: Logprob(logprob, rank, decoded_token)}
+            position = out.outputs[0].logprobs[
+                0
+            ]  # {token_id: Logprob(logprob, rank, decoded_token)}
             ranked = sorted(position.items(), key=lambda kv: -kv[1].logprob)[:k]
             result.append(
                 [

@@ -48,7 +48,7 @@ def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
 
 
 def parse_ns(text: str) -> list[int]:
-    """"1,2,4,8" -> [1, 2, 4, 8]; a clear error for anything else."""
+    """ "1,2,4,8" -> [1, 2, 4, 8]; a clear error for anything else."""
     try:
         ns = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
@@ -99,8 +99,16 @@ def sample(
     )
     chosen = the_task.problems(split=split, n=problems, seed=seed)  # type: ignore[arg-type]
     llm = load_model(model, base_url, dtype)
-    records = sample_pool(llm, the_task, chosen, samples, config, progress=not json_out,
-                          problems_per_call=problems_per_call, task_options=options)
+    records = sample_pool(
+        llm,
+        the_task,
+        chosen,
+        samples,
+        config,
+        progress=not json_out,
+        problems_per_call=problems_per_call,
+        task_options=options,
+    )
     write_pool(out, records)
     stats = pool_stats(records)
     if json_out:
@@ -185,13 +193,23 @@ def eval_verifier(
         from .judge import LLMJudgeVerifier
 
         methods["llm_judge"] = LLMJudgeVerifier(
-            load_model(judge, base_url, dtype), k=judge_k, temperature=judge_temperature,
-            max_new_tokens=judge_max_new_tokens, seed=seed,
+            load_model(judge, base_url, dtype),
+            k=judge_k,
+            temperature=judge_temperature,
+            max_new_tokens=judge_max_new_tokens,
+            seed=seed,
         )
     if checker:
         methods["checker"] = _checker_for(records)
-    report = evaluate_pool(group_by_problem(records), methods, ns=wanted, bootstrap=bootstrap,
-                           seed=seed, draws=draws, progress=not json_out)
+    report = evaluate_pool(
+        group_by_problem(records),
+        methods,
+        ns=wanted,
+        bootstrap=bootstrap,
+        seed=seed,
+        draws=draws,
+        progress=not json_out,
+    )
     paths = write_report(report, out, plot=plot)
     if json_out:
         typer.echo(paths["json"].read_text(encoding="utf-8"))

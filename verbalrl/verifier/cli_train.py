@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
         pool: Annotated[Path, typer.Option(help="labelled candidate pool (verbalrl sample)")],
         out: Annotated[Path, typer.Option(help="folder for the adapter and verifier.json")],
         kind: Annotated[str, typer.Option(help="genrm | genrm-cot | orm")] = "genrm",
-        base_model: Annotated[str, typer.Option(help="model to fine-tune")] = "smollm2-135m-instruct",
+        base_model: Annotated[
+            str, typer.Option(help="model to fine-tune")
+        ] = "smollm2-135m-instruct",
         method: Annotated[str, typer.Option(help="lora | full")] = "lora",
         lam: Annotated[float, typer.Option(help="weight of the correct-solution loss")] = 1 / 3,
         epochs: float = 2.0,
@@ -76,7 +78,12 @@ def register(app: typer.Typer) -> None:
         lora_r: int = 16,
         max_length: int = 768,
         max_per_class: Annotated[int, typer.Option(help="correct/incorrect kept per problem")] = 16,
-        teacher: Annotated[str | None, typer.Option(help="teacher model for gsm8k CoT data")] = None,
+        negative_ratio: Annotated[
+            float | None, typer.Option(help="cap wrong solutions at this multiple of right ones")
+        ] = None,
+        teacher: Annotated[
+            str | None, typer.Option(help="teacher model for gsm8k CoT data")
+        ] = None,
         resume: Annotated[bool, typer.Option(help="continue from the last checkpoint")] = False,
         json_out: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
@@ -87,8 +94,15 @@ def register(app: typer.Typer) -> None:
         if kind not in ("genrm", "genrm-cot", "orm"):
             raise VerbalRLError(f"--kind must be genrm, genrm-cot or orm, not {kind!r}")
         config = _train_options(
-            base_model=base_model, method=method, lam=lam, epochs=epochs, learning_rate=lr,
-            batch_size=batch_size, lora_r=lora_r, lora_alpha=2 * lora_r, max_length=max_length,
+            base_model=base_model,
+            method=method,
+            lam=lam,
+            epochs=epochs,
+            learning_rate=lr,
+            batch_size=batch_size,
+            lora_r=lora_r,
+            lora_alpha=2 * lora_r,
+            max_length=max_length,
         )
         records = read_pool(pool)
         if not records:
@@ -97,23 +111,29 @@ def register(app: typer.Typer) -> None:
         if kind == "orm":
             from .orm import train_orm
 
-            examples = direct_examples(records, max_per_class)
+            examples = direct_examples(records, max_per_class, negative_ratio=negative_ratio)
             _report(train_orm(examples, config, out, resume=resume), json_out)
             return
         if kind == "genrm":
-            examples = direct_examples(records, max_per_class)
+            examples = direct_examples(records, max_per_class, negative_ratio=negative_ratio)
         else:
             teacher_llm = None
             if teacher:
                 from ..llm.registry import load_llm
 
                 teacher_llm = load_llm(teacher)
-            examples = cot_examples(records, task, teacher=teacher_llm, max_per_class=max_per_class)
+            examples = cot_examples(
+                records,
+                task,
+                teacher=teacher_llm,
+                max_per_class=max_per_class,
+                negative_ratio=negative_ratio,
+            )
         if config.lam > 0:
             examples += correct_solution_examples(records, task, weight=config.lam)
         from .sft_trainer import train_sft
 
-        stored_kind = "genrm" if kind == "genrm" else "genrm_cot"
+        stored_kind: Literal["genrm", "genrm_cot"] = "genrm" if kind == "genrm" else "genrm_cot"
         err_console.print(f"{len(examples)} training examples ({kind}, λ={config.lam:.3g})")
         _report(train_sft(examples, config, out, kind=stored_kind, resume=resume), json_out)
 
@@ -121,7 +141,9 @@ def register(app: typer.Typer) -> None:
     def train_generator(
         out: Annotated[Path, typer.Option(help="folder for the adapter")],
         pool: Annotated[Path | None, typer.Option(help="use its correct solutions")] = None,
-        task: Annotated[str | None, typer.Option(help="use this task's reference solutions")] = None,
+        task: Annotated[
+            str | None, typer.Option(help="use this task's reference solutions")
+        ] = None,
         level: Annotated[str | None, typer.Option(help="arithmetic level")] = None,
         problems: Annotated[int, typer.Option(help="training problems for --task")] = 1000,
         base_model: str = "smollm2-135m-instruct",
@@ -141,10 +163,18 @@ def register(app: typer.Typer) -> None:
         from .sft_trainer import train_sft
 
         if pool is None and task is None:
-            raise VerbalRLError("give --pool (correct sampled solutions) and/or --task (references)")
+            raise VerbalRLError(
+                "give --pool (correct sampled solutions) and/or --task (references)"
+            )
         config = _train_options(
-            base_model=base_model, method=method, epochs=epochs, learning_rate=lr,
-            batch_size=batch_size, lora_r=lora_r, lora_alpha=2 * lora_r, seed=seed,
+            base_model=base_model,
+            method=method,
+            epochs=epochs,
+            learning_rate=lr,
+            batch_size=batch_size,
+            lora_r=lora_r,
+            lora_alpha=2 * lora_r,
+            seed=seed,
         )
         examples = []
         if pool is not None:

@@ -41,16 +41,30 @@ class SFTExample(BaseModel):
 
 def problem_of(record: CandidateRecord) -> Problem:
     return Problem(
-        id=record.problem_id, task=record.task, split=record.split,
-        question=record.question, answer=record.answer, meta=record.meta,
+        id=record.problem_id,
+        task=record.task,
+        split=record.split,
+        question=record.question,
+        answer=record.answer,
+        meta=record.meta,
     )
 
 
 def balanced_selection(
-    records: Sequence[CandidateRecord], max_per_class: int = 16, seed: int = 0
+    records: Sequence[CandidateRecord],
+    max_per_class: int = 16,
+    seed: int = 0,
+    negative_ratio: float | None = None,
 ) -> list[CandidateRecord]:
-    """Per problem, up to `max_per_class` distinct correct and incorrect solutions."""
-    by_problem: dict[str, dict[bool, list[CandidateRecord]]] = defaultdict(lambda: defaultdict(list))
+    """Per problem, up to `max_per_class` distinct correct and incorrect solutions.
+
+    `negative_ratio` (e.g. 2.0) then caps incorrect solutions overall at that
+    multiple of the correct ones: a weak generator's pool is mostly wrong, and
+    an unbalanced set teaches the verifier to always say No.
+    """
+    by_problem: dict[str, dict[bool, list[CandidateRecord]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     seen: set[tuple[str, str]] = set()
     for r in records:
         key = (r.problem_id, r.text.strip())
@@ -65,19 +79,31 @@ def balanced_selection(
             group = by_problem[pid][label]
             rng.shuffle(group)
             chosen += group[:max_per_class]
+    if negative_ratio is not None:
+        positives = [r for r in chosen if r.correct]
+        negatives = [r for r in chosen if not r.correct]
+        rng.shuffle(negatives)
+        keep = int(round(negative_ratio * len(positives)))
+        kept_ids = {id(r) for r in negatives[:keep]}
+        chosen = [r for r in chosen if r.correct or id(r) in kept_ids]
     return chosen
 
 
 def direct_examples(
-    records: Sequence[CandidateRecord], max_per_class: int = 16, seed: int = 0
+    records: Sequence[CandidateRecord],
+    max_per_class: int = 16,
+    seed: int = 0,
+    negative_ratio: float | None = None,
 ) -> list[SFTExample]:
     """Direct GenRM data: (question, solution) -> "Yes"/"No"."""
     return [
         SFTExample(
-            prompt=direct_prompt(r.question, r.text), target=direct_target(r.correct),
-            label=r.correct, problem_id=r.problem_id,
+            prompt=direct_prompt(r.question, r.text),
+            target=direct_target(r.correct),
+            label=r.correct,
+            problem_id=r.problem_id,
         )
-        for r in balanced_selection(records, max_per_class, seed)
+        for r in balanced_selection(records, max_per_class, seed, negative_ratio)
     ]
 
 
@@ -88,13 +114,14 @@ def cot_examples(
     teacher: LLM | None = None,
     max_per_class: int = 16,
     seed: int = 0,
+    negative_ratio: float | None = None,
 ) -> list[SFTExample]:
     """GenRM-CoT data: programmatic rationales for algorithmic tasks, a teacher for math.
 
     Tasks outside `PROGRAMMATIC_TASKS` need `teacher`; its rationales are kept
     only where its verdict agrees with the checker.
     """
-    chosen = balanced_selection(records, max_per_class, seed)
+    chosen = balanced_selection(records, max_per_class, seed, negative_ratio)
     if task.name in PROGRAMMATIC_TASKS:
         rationales = [programmatic_rationale(task, problem_of(r), r.extracted) for r in chosen]
     elif teacher is not None:
@@ -107,8 +134,10 @@ def cot_examples(
         )
     return [
         SFTExample(
-            prompt=cot_prompt(r.question, r.text), target=cot_target(rationale, r.correct),
-            label=r.correct, problem_id=r.problem_id,
+            prompt=cot_prompt(r.question, r.text),
+            target=cot_target(rationale, r.correct),
+            label=r.correct,
+            problem_id=r.problem_id,
         )
         for r, rationale in zip(chosen, rationales, strict=True)
         if rationale
@@ -127,8 +156,11 @@ def correct_solution_examples(
     correct = [r for r in balanced_selection(records, max_per_problem, seed) if r.correct]
     return [
         SFTExample(
-            prompt=task.prompt(problem_of(r)), target=r.text.strip(), weight=weight,
-            kind="correct", problem_id=r.problem_id,
+            prompt=task.prompt(problem_of(r)),
+            target=r.text.strip(),
+            weight=weight,
+            kind="correct",
+            problem_id=r.problem_id,
         )
         for r in correct
     ]

@@ -190,8 +190,11 @@ def _evaluate_problem(
         _mean([sum(cands[i].completion_tokens for i in b) for b in blocks]),
         _mean([sum(cands[i].prompt_tokens for i in b) for b in blocks]),
     )
-    one_sample: Cost = (1.0, _mean([c.completion_tokens for c in cands]),
-                        _mean([c.prompt_tokens for c in cands]))
+    one_sample: Cost = (
+        1.0,
+        _mean([c.completion_tokens for c in cands]),
+        _mean([c.prompt_tokens for c in cands]),
+    )
     values: dict[str, float] = {}
     costs: dict[str, Cost] = {}
     for label, (kind, verifier) in kinds.items():
@@ -200,9 +203,11 @@ def _evaluate_problem(
         if verifier is not None:
             usage = scored[verifier].usage[p]
             share = n / m  # the verifier scored all m candidates; N of them are used
-            cost = (cost[0] + usage.llm_calls * share,
-                    cost[1] + usage.generated_tokens * share,
-                    cost[2] + usage.prompt_tokens * share)
+            cost = (
+                cost[0] + usage.llm_calls * share,
+                cost[1] + usage.generated_tokens * share,
+                cost[2] + usage.prompt_tokens * share,
+            )
         costs[label] = cost
     return values, costs
 
@@ -278,18 +283,30 @@ def evaluate_pool(
             # Same seed for every method: CIs resample the same problems (paired comparison).
             low, high = bootstrap_ci(accs, bootstrap, seed)
             spent = compute[(label, n)]
-            results.append(MethodResult(
-                label=label, method=kind, verifier=verifier, n=n, accuracy=_mean(accs),
-                ci_low=low, ci_high=high,
-                llm_calls=_mean([c[0] for c in spent]),
-                generated_tokens=_mean([c[1] for c in spent]),
-                prompt_tokens=_mean([c[2] for c in spent]),
-            ))
+            results.append(
+                MethodResult(
+                    label=label,
+                    method=kind,
+                    verifier=verifier,
+                    n=n,
+                    accuracy=_mean(accs),
+                    ci_low=low,
+                    ci_high=high,
+                    llm_calls=_mean([c[0] for c in spent]),
+                    generated_tokens=_mean([c[1] for c in spent]),
+                    prompt_tokens=_mean([c[2] for c in spent]),
+                )
+            )
     _fill_gap_closed(results)
     records = [c for g in groups for c in g.candidates]
     return EvalReport(
-        ns=kept, skipped_ns=skipped, draws=draws, bootstrap=bootstrap, seed=seed,
-        pool=pool_stats(records), results=results,
+        ns=kept,
+        skipped_ns=skipped,
+        draws=draws,
+        bootstrap=bootstrap,
+        seed=seed,
+        pool=pool_stats(records),
+        results=results,
         verifiers=[_summary(name, s, groups) for name, s in scored.items()],
     )
 
@@ -331,9 +348,12 @@ def _summary(name: str, s: _Scored, groups: Sequence[ProblemCandidates]) -> Veri
     for u in s.usage:
         total = total.add(u)
     return VerifierSummary(
-        name=name, auc=roc_auc(flat, labels),
+        name=name,
+        auc=roc_auc(flat, labels),
         mean_score_correct=_mean(right) if right else None,
         mean_score_wrong=_mean(wrong) if wrong else None,
-        llm_calls=total.llm_calls, prompt_tokens=total.prompt_tokens,
-        generated_tokens=total.generated_tokens, seconds=s.seconds,
+        llm_calls=total.llm_calls,
+        prompt_tokens=total.prompt_tokens,
+        generated_tokens=total.generated_tokens,
+        seconds=s.seconds,
     )

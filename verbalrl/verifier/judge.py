@@ -103,13 +103,20 @@ class LLMJudgeVerifier:
             yes = sum(1 for v in votes if v is True)
             no = sum(1 for v in votes if v is False)
             scores.append(yes / (yes + no) if yes + no else 0.5)
-            details.append({
-                "votes": votes, "yes": yes, "no": no, "missing": len(votes) - yes - no,
-                "judgments": [c.text for c in row],
-            })
-            usage = usage.add(Usage(
-                llm_calls=len(row),
-                prompt_tokens=sum(c.prompt_tokens for c in row),
-                generated_tokens=sum(c.completion_tokens for c in row),
-            ))
+            details.append(
+                {
+                    "votes": votes,
+                    "yes": yes,
+                    "no": no,
+                    "missing": len(votes) - yes - no,
+                    "judgments": [c.text for c in row],
+                }
+            )
+            usage = usage.add(
+                Usage(
+                    llm_calls=len(row),
+                    prompt_tokens=sum(c.prompt_tokens for c in row),
+                    generated_tokens=sum(c.completion_tokens for c in row),
+                )
+            )
         return Verification(scores=scores, usage=usage, details=details)

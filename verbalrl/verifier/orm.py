@@ -98,8 +98,11 @@ def train_orm(
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
-            task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout, target_modules=config.target_modules,
+            task_type="SEQ_CLS",
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
         )
         model = get_peft_model(model, lora)
     rows = [
@@ -126,14 +129,20 @@ def train_orm(
     write_metadata(
         output_dir,
         ArtifactMetadata(
-            kind="orm", base_model=config.base_model, base_fingerprint=fingerprint(base_config),
-            method=config.method, settings=config.model_dump(),
+            kind="orm",
+            base_model=config.base_model,
+            base_fingerprint=fingerprint(base_config),
+            method=config.method,
+            settings=config.model_dump(),
             metrics={"loss_history": history.history},
         ),
     )
     return TrainResult(
-        output_dir=output_dir, examples=len(rows), dropped=len(labelled) - len(rows),
-        steps=trainer.state.global_step, loss_history=history.history,
+        output_dir=output_dir,
+        examples=len(rows),
+        dropped=len(labelled) - len(rows),
+        steps=trainer.state.global_step,
+        loss_history=history.history,
         seconds=time.perf_counter() - start,
     )
 
@@ -141,14 +150,18 @@ def train_orm(
 class ORMVerifier:
     """Scores candidates with a trained ORM: sigmoid of the scalar head on the last token."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "orm", batch_size: int = 16) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, name: str = "orm", batch_size: int = 16
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, folder: str | Path, *, dtype: str = "auto", base_model: str | None = None) -> ORMVerifier:
+    def load(
+        cls, folder: str | Path, *, dtype: str = "auto", base_model: str | None = None
+    ) -> ORMVerifier:
         folder = Path(folder)
         meta = read_metadata(folder)
         if meta.kind != "orm":
@@ -165,7 +178,9 @@ class ORMVerifier:
             )
         from peft import PeftModel
 
-        return cls(PeftModel.from_pretrained(model, str(folder)), tokenizer, name=f"orm:{folder.name}")
+        return cls(
+            PeftModel.from_pretrained(model, str(folder)), tokenizer, name=f"orm:{folder.name}"
+        )
 
     def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
         cands = check_candidates(candidates)
@@ -174,9 +189,14 @@ class ORMVerifier:
         scores: list[float] = []
         with torch.inference_mode():
             for start in range(0, len(encoded), self.batch_size):
-                rows = [{"input_ids": ids, "label": 0} for ids in encoded[start : start + self.batch_size]]
+                rows = [
+                    {"input_ids": ids, "label": 0}
+                    for ids in encoded[start : start + self.batch_size]
+                ]
                 batch = collate(rows)
-                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = self.model(
+                    input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+                ).logits
                 scores += torch.sigmoid(logits.squeeze(-1).float()).tolist()
         usage = Usage(llm_calls=len(cands), prompt_tokens=sum(len(e) for e in encoded))
         return Verification(scores=scores, usage=usage)

@@ -39,12 +39,18 @@ def plot_accuracy(report: EvalReport, path: str | Path, title: str | None = None
             rows = sorted((r for r in report.results if r.label == label), key=lambda r: r.n)
             xs = [r.n for r in rows]
             style: dict[str, Any] = dict(_BASELINE_STYLE.get(label, {}))
-            line = ax.plot(xs, [100 * r.accuracy for r in rows], marker="o", markersize=3,
-                           label=label, **style)[0]
-            ax.fill_between(xs, [100 * r.ci_low for r in rows], [100 * r.ci_high for r in rows],
-                            color=line.get_color(), linewidth=0,
-                            # baselines' bands fainter, so verifier bands stay readable
-                            alpha=0.06 if label in _BASELINE_STYLE else 0.15)
+            line = ax.plot(
+                xs, [100 * r.accuracy for r in rows], marker="o", markersize=3, label=label, **style
+            )[0]
+            ax.fill_between(
+                xs,
+                [100 * r.ci_low for r in rows],
+                [100 * r.ci_high for r in rows],
+                color=line.get_color(),
+                linewidth=0,
+                # baselines' bands fainter, so verifier bands stay readable
+                alpha=0.06 if label in _BASELINE_STYLE else 0.15,
+            )
         if len(report.ns) > 1:
             ax.set_xscale("log", base=2)
         ax.set_xticks(report.ns, [str(n) for n in report.ns])

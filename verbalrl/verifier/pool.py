@@ -74,8 +74,12 @@ class CandidateRecord(BaseModel):
     def problem(self) -> Problem:
         """The `Problem` this candidate answers, rebuilt from the record."""
         return Problem(
-            id=self.problem_id, task=self.task, split=self.split, question=self.question,
-            answer=self.answer, meta=self.meta,
+            id=self.problem_id,
+            task=self.task,
+            split=self.split,
+            question=self.question,
+            answer=self.answer,
+            meta=self.meta,
         )
 
 
@@ -130,17 +134,33 @@ def _normalize(task: Task, answer: str | None) -> str | None:
 
 
 def _label(
-    task: Task, problem: Problem, index: int, completion: Completion,
-    generator: str, temperature: float, task_options: dict[str, Any],
+    task: Task,
+    problem: Problem,
+    index: int,
+    completion: Completion,
+    generator: str,
+    temperature: float,
+    task_options: dict[str, Any],
 ) -> CandidateRecord:
     extracted = task.extract_answer(completion.text)
     return CandidateRecord(
-        problem_id=problem.id, task=problem.task, task_options=task_options, split=problem.split,
-        question=problem.question, answer=problem.answer, meta=problem.meta,
-        candidate_index=index, text=completion.text, extracted=extracted,
-        normalized=_normalize(task, extracted), correct=task.check(problem, extracted),
-        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        finish_reason=completion.finish_reason, generator=generator, temperature=temperature,
+        problem_id=problem.id,
+        task=problem.task,
+        task_options=task_options,
+        split=problem.split,
+        question=problem.question,
+        answer=problem.answer,
+        meta=problem.meta,
+        candidate_index=index,
+        text=completion.text,
+        extracted=extracted,
+        normalized=_normalize(task, extracted),
+        correct=task.check(problem, extracted),
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        finish_reason=completion.finish_reason,
+        generator=generator,
+        temperature=temperature,
     )
 
 
@@ -192,8 +212,12 @@ def sample_pool(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         job = bar.add_task(f"sampling {n_samples} x {len(items)} problems", total=len(items))
         for i, chunk in enumerate(chunks):

@@ -24,7 +24,9 @@ _ANSWER_LINE = re.compile(r"^\s*answer\s*:.*$", re.IGNORECASE | re.MULTILINE)
 _VERDICT = re.compile(r"verdict\s*:\s*\**\s*(yes|no)\b", re.IGNORECASE)
 
 
-def programmatic_rationale(task: Task, problem: Problem, candidate_answer: str | None) -> str | None:
+def programmatic_rationale(
+    task: Task, problem: Problem, candidate_answer: str | None
+) -> str | None:
     """Redo the reference derivation, then compare with the candidate's answer (None if no reference)."""
     reference = task.reference_solution(problem)
     if reference is None:

@@ -44,10 +44,14 @@ def render_table(report: EvalReport) -> Table:
     stats = report.pool
     skipped = f"; skipped N={report.skipped_ns} (pool too small)" if report.skipped_ns else ""
     table = Table(
-        title=(f"Best-of-N accuracy (%) over {stats.problems} problems, "
-               f"{stats.candidates} candidates; compute per problem at N={top}"),
-        caption=(f"per-sample accuracy {_percent(stats.per_sample_accuracy)}%; "
-                 f"{report.draws} draws; {report.bootstrap} bootstrap resamples{skipped}"),
+        title=(
+            f"Best-of-N accuracy (%) over {stats.problems} problems, "
+            f"{stats.candidates} candidates; compute per problem at N={top}"
+        ),
+        caption=(
+            f"per-sample accuracy {_percent(stats.per_sample_accuracy)}%; "
+            f"{report.draws} draws; {report.bootstrap} bootstrap resamples{skipped}"
+        ),
     )
     table.add_column("method", no_wrap=True)
     for n in report.ns:
@@ -64,7 +68,9 @@ def render_table(report: EvalReport) -> Table:
         verifier_auc = auc.get(last.verifier) if last.verifier else None
         table.add_row(
             Text(label),  # Text, not markup: "best_of_n[genrm]" would read as a style tag
-            *cells, f"{last.llm_calls:.1f}", f"{last.generated_tokens:.0f}",
+            *cells,
+            f"{last.llm_calls:.1f}",
+            f"{last.generated_tokens:.0f}",
             _percent(last.gap_closed) + ("%" if last.gap_closed is not None else ""),
             "-" if verifier_auc is None else f"{verifier_auc:.3f}",
         )

@@ -165,8 +165,11 @@ def load_for_training(config: SFTConfig) -> TransformersLLM:
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
-            task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout, target_modules=config.target_modules,
+            task_type="CAUSAL_LM",
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
         )
         llm.model = get_peft_model(llm.model, lora)
     llm.model.train()
