@@ -49,7 +49,7 @@ def test_per_problem_caps_and_dedupe(records):
     per_problem = {}
     for r in chosen:
         per_problem.setdefault((r.problem_id, r.correct), []).append(r.text)
-    for (pid, correct), texts in per_problem.items():
+    for (_pid, correct), texts in per_problem.items():
         assert len(texts) == (3 if correct else 16)
         assert len(set(texts)) == len(texts)
 
