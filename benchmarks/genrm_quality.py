@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--test-problems", type=int, default=80)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--cot-k", type=int, default=2)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--aux-epochs", type=float, default=None, help="epochs for ORM and CoT")
     parser.add_argument("--lam", type=float, default=1 / 3)
     parser.add_argument("--negative-ratio", type=float, default=2.0)
     parser.add_argument("--skip", default="", help="comma list of: genrm,cot,orm")
@@ -49,28 +51,67 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     timings: dict[str, float] = {}
-    common = ["--task", "arithmetic", "--level", "sum30", "--temperature", "0.8",
-              "--max-new-tokens", "96"]
+    common = ["--task", "arithmetic", "--level", "sum30", "--temperature", "0.8", "--max-new-tokens", str(args.max_new_tokens)]
     if not (work / "train_pool.jsonl").is_file():
         timings["sample_train"] = run(
-            "sample", *common, "--split", "train", "--problems", str(args.train_problems),
-            "--samples", "8", "--seed", "0", "--out", "train_pool.jsonl", cwd=work)
+            "sample",
+            *common,
+            "--split",
+            "train",
+            "--problems",
+            str(args.train_problems),
+            "--samples",
+            "8",
+            "--seed",
+            "0",
+            "--out",
+            "train_pool.jsonl",
+            cwd=work,
+        )
     test_samples = 8 if args.quick else 16
     if not (work / "test_pool.jsonl").is_file():
         timings["sample_test"] = run(
-            "sample", *common, "--split", "test", "--problems", str(args.test_problems),
-            "--samples", str(test_samples), "--seed", "1", "--out", "test_pool.jsonl", cwd=work)
+            "sample",
+            *common,
+            "--split",
+            "test",
+            "--problems",
+            str(args.test_problems),
+            "--samples",
+            str(test_samples),
+            "--seed",
+            "1",
+            "--out",
+            "test_pool.jsonl",
+            cwd=work,
+        )
     epochs = "1" if args.quick else str(args.epochs)
-    train = ["--pool", "train_pool.jsonl", "--epochs", epochs, "--lr", "3e-4", "--lora-r", "16",
-             "--batch-size", "8", "--negative-ratio", str(args.negative_ratio)]
-    stages = [("genrm", "genrm", ["--lam", str(args.lam)]),
-              ("cot", "genrm-cot", ["--lam", str(args.lam)]),
-              ("orm", "orm", [])]
+    train = [
+        "--pool",
+        "train_pool.jsonl",
+        "--epochs",
+        epochs,
+        "--lr",
+        "3e-4",
+        "--lora-r",
+        "16",
+        "--batch-size",
+        "8",
+        "--negative-ratio",
+        str(args.negative_ratio),
+    ]
+    aux = ["--epochs", str(args.aux_epochs or epochs)]  # later flags override earlier ones
+    stages = [
+        ("genrm", "genrm", ["--lam", str(args.lam)]),
+        ("orm", "orm", aux),
+        ("cot", "genrm-cot", ["--lam", str(args.lam), *aux]),
+    ]
     for folder, kind, extra in stages:
         if folder in skip or (work / folder / "verifier.json").is_file():
             continue
         timings[f"train_{folder}"] = run(
-            "train-verifier", *train, "--kind", kind, "--out", folder, *extra, cwd=work)
+            "train-verifier", *train, "--kind", kind, "--out", folder, *extra, cwd=work
+        )
     ns = "1,2,4,8" if args.quick else "1,2,4,8,16"
     evaluate = ["eval-verifier", "--pool", "test_pool.jsonl", "--out", "eval", "--ns", ns]
     if "genrm" not in skip:

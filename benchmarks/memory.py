@@ -17,9 +17,15 @@ records, those vectors plus small noise (clustered like real data). The
 output says where this is so. Query texts are always new texts embedded by the
 real model inside the timed call.
 
-    .venv/bin/python benchmarks/memory.py                     # full run (~15 min)
+On a busy machine torch's default of one intra-op thread per core makes a
+one-sentence embedding wait on descheduled threads (p50 ~70-490 ms measured
+here with 2 threads against ~10 ms with 1); `--torch-threads 1` shows recall
+latency with the embedder on one thread.
+
+    .venv/bin/python benchmarks/memory.py                     # full run (~25 min)
+    .venv/bin/python benchmarks/memory.py --skip insert,growth --torch-threads 1
     .venv/bin/python benchmarks/memory.py --sizes 2000 --queries 50 \\
-        --insert-n 300 --dup-inserts 5000 --unique 1000       # quick run (~1 min)
+        --insert-n 300 --dup-inserts 5000 --unique 1000 --dup-unique 300 --cap 50   # quick (~2 min)
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import argparse
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -35,7 +43,14 @@ from pathlib import Path
 
 import numpy as np
 
-from verbalrl.memory import ChromaMemory, Experience, MemoryConfig, SentenceTransformerEmbedder
+from verbalrl.memory import (
+    ChromaMemory,
+    Experience,
+    MemoryConfig,
+    SentenceTransformerEmbedder,
+    export_jsonl,
+    import_jsonl,
+)
 from verbalrl.memory.embedding import Embedder
 
 NAMES = ["Alice", "Bob", "Chen", "Dara", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jun"]
@@ -86,11 +101,7 @@ class TableEmbedder:
         if missing:
             for text, vec in zip(missing, self.real.embed(missing), strict=True):
                 self.table[text] = vec
-        return (
-            np.stack([self.table[t] for t in texts])
-            if texts
-            else np.zeros((0, self.dim), np.float32)
-        )
+        return np.stack([self.table[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
 def noisy(vec: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
@@ -119,9 +130,7 @@ def experiences(n: int, seed: int) -> list[Experience]:
     return out
 
 
-def build_table(
-    real: Embedder, exps: list[Experience], unique: int, seed: int
-) -> dict[str, np.ndarray]:
+def build_table(real: Embedder, exps: list[Experience], unique: int, seed: int) -> dict[str, np.ndarray]:
     """Real vectors for the first `unique` problems, noisy copies of them for the rest."""
     t0 = time.perf_counter()
     base = real.embed([e.problem for e in exps[:unique]])
@@ -149,8 +158,7 @@ def bench_recall(real: Embedder, sizes: list[int], queries: int, unique: int, ro
     rng = random.Random(99)
     qtexts = [make_problem(rng, 10**7 + i) for i in range(queries)]
     qvecs = {
-        problem: vec
-        for (_, problem, _), vec in zip(qtexts, real.embed([q[1] for q in qtexts]), strict=True)
+        problem: vec for (_, problem, _), vec in zip(qtexts, real.embed([q[1] for q in qtexts]), strict=True)
     }
     for size in sorted(sizes):
         folder = root / f"recall-{size}"
@@ -207,9 +215,7 @@ def bench_insert(real: Embedder, n: int, unique: int, root: Path) -> None:
         "batched#2",
     ):  # interleaved: fair under noise
         folder = root / f"insert-{mode}"
-        with ChromaMemory(
-            config=MemoryConfig(path=folder), embedder=TableEmbedder(real, table)
-        ) as memory:
+        with ChromaMemory(config=MemoryConfig(path=folder), embedder=TableEmbedder(real, table)) as memory:
             t0 = time.perf_counter()
             if mode.startswith("batched"):
                 memory.add_experiences(exps)
@@ -235,8 +241,7 @@ def bench_insert(real: Embedder, n: int, unique: int, root: Path) -> None:
         real.embed([t])
     o = time.perf_counter() - t0
     print(
-        f"  embedding alone, {m} texts: batched {m / b:.0f}/s, "
-        f"one-by-one {m / o:.0f}/s, ratio {o / b:.1f}x"
+        f"  embedding alone, {m} texts: batched {m / b:.0f}/s, one-by-one {m / o:.0f}/s, ratio {o / b:.1f}x"
     )
 
 
@@ -244,9 +249,7 @@ def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def bench_growth(
-    real: Embedder, inserts: int, unique: int, cap: int, root: Path, dedupe: bool
-) -> None:
+def bench_growth(real: Embedder, inserts: int, unique: int, cap: int, root: Path, dedupe: bool) -> None:
     mode = "near-duplicate merging on" if dedupe else "merging off: the cap alone bounds growth"
     print(f"\n== growth over {inserts} near-duplicate inserts, cap {cap} per task, {mode} ==")
     base = experiences(unique, seed=3)
@@ -257,9 +260,7 @@ def bench_growth(
     step = max(inserts // 10, 1)
     batch = 512
     with ChromaMemory(
-        config=MemoryConfig(
-            path=folder, max_per_task=cap, dedupe_threshold=0.95 if dedupe else None
-        ),
+        config=MemoryConfig(path=folder, max_per_task=cap, dedupe_threshold=0.95 if dedupe else None),
         embedder=TableEmbedder(real, table),
     ) as memory:
         t0 = time.perf_counter()
@@ -283,10 +284,41 @@ def bench_growth(
                     f"{memory.count('reflection'):>5} reflections, {folder_mb(folder):7.1f} MB, "
                     f"{done / (time.perf_counter() - t0):.0f} inserts/s"
                 )
+        memory_count = memory.count()
     print(
         f"  ({unique} distinct base problems; vectors = real embedding of the base problem + "
         "noise 0.005, i.e. cosine ~0.99 to it)"
     )
+    # Evicted records leave dead slots in chromadb's HNSW files, which neither deletes
+    # nor `chroma vacuum` give back; an export + import into a fresh folder does.
+    fresh = root / f"growth-{dedupe}-reimported"
+    with ChromaMemory(config=MemoryConfig(path=folder), embedder=TableEmbedder(real, table)) as old:
+        dump = root / f"growth-{dedupe}.jsonl"
+        n = export_jsonl(old, dump)
+    with ChromaMemory(config=MemoryConfig(path=fresh), embedder=TableEmbedder(real, table)) as new:
+        import_jsonl(new, dump)
+        assert new.count() == memory_count
+    print(
+        f"  export + import of the {n} records into a fresh folder: {folder_mb(fresh):.1f} MB "
+        f"(JSONL {dump.stat().st_size / 1e6:.1f} MB)"
+    )
+    chroma = Path(sys.executable).parent / "chroma"
+    if chroma.exists():
+        before = folder_mb(folder)
+        t0 = time.perf_counter()
+        done_ok = (
+            subprocess.run(
+                [str(chroma), "vacuum", "--path", str(folder), "--force"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            ).returncode
+            == 0
+        )
+        print(
+            f"  `chroma vacuum` {'ok' if done_ok else 'FAILED'} in {time.perf_counter() - t0:.0f} s: "
+            f"{before:.1f} MB -> {folder_mb(folder):.1f} MB"
+        )
 
 
 def main() -> None:
@@ -303,28 +335,34 @@ def main() -> None:
     )
     parser.add_argument("--skip", default="", help="comma list of recall,insert,growth to skip")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's own choice, all cores)",
+    )
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="verbalrl-membench-"))
     root.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     real = SentenceTransformerEmbedder(batch_size=128)
     t0 = time.perf_counter()
     print(
-        f"embedder {real.name} dim {real.dim} "
-        f"(loaded in {time.perf_counter() - t0:.1f} s); work dir {root}"
+        f"embedder {real.name} dim {real.dim} (loaded in {time.perf_counter() - t0:.1f} s); "
+        f"torch threads {args.torch_threads or 'default'}; work dir {root}"
     )
     try:
         if "recall" not in skip:
-            bench_recall(
-                real, [int(s) for s in args.sizes.split(",")], args.queries, args.unique, root
-            )
+            bench_recall(real, [int(s) for s in args.sizes.split(",")], args.queries, args.unique, root)
         if "insert" not in skip:
             bench_insert(real, args.insert_n, args.unique, root)
         if "growth" not in skip:
             for mode in args.growth_modes.split(","):
-                bench_growth(
-                    real, args.dup_inserts, args.dup_unique, args.cap, root, mode == "dedupe"
-                )
+                bench_growth(real, args.dup_inserts, args.dup_unique, args.cap, root, mode == "dedupe")
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -1,95 +1,101 @@
-"""The `make demo` job: sample solutions with the embedded model and check them.
+"""The `make demo` job: a held-out problem stream, four ways, with accuracy and compute.
 
-What it shows today (the graphs, GenRM and memory plug in as they land): the
-embedded SmolLM2-135M-Instruct samples N solutions for held-out arithmetic
-problems, the task's checker scores them, and we report per-sample accuracy,
-first-sample accuracy, self-consistency (majority answer) and Pass@N, each
-with its compute. Numbers are whatever the model does: honest, not tuned.
+On the embedded SmolLM2-135M-Instruct and the packaged trained GenRM
+(`genrm-sum30`, see README for the command that reproduces it), over a
+stream of held-out arithmetic problems (a + b, a, b in [2, 30]):
 
-    python examples/demo.py [--problems 12] [--samples 4] [--level sum30]
+1. single-shot (one sample),
+2. self-consistency@N and best-of-N with the trained GenRM (same N samples),
+3. the single-agent graph (N drafts -> GenRM -> critique -> revise),
+4. the reflective graph with a fresh chromadb memory (recall -> solve -> GenRM
+   -> reflect on failures, store lessons -> retry).
+
+The loop decides with GenRM only; the gold answer scores the results afterwards.
+The numbers are whatever the model does on this stream: honest, not tuned.
+
+    python examples/demo.py [--problems 8] [--n 4] [--verifier genrm-sum30]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import tempfile
 import time
-from collections import Counter
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from verbalrl.llm import GenerationConfig
+from verbalrl.graphs import ReflectiveConfig, SingleConfig
 from verbalrl.llm.registry import load_llm
+from verbalrl.runner import Runner, load_verifier
 from verbalrl.tasks import get_task
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="verbalrl demo: sample and check")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--problems", type=int, default=12)
-    parser.add_argument("--samples", type=int, default=4)
-    parser.add_argument("--level", default="sum30")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--verifier", default="genrm-sum30", help="trained GenRM folder or packaged name")
+    parser.add_argument("--problems", type=int, default=8)
+    parser.add_argument("--n", type=int, default=4, help="samples / drafts per problem")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("verbalrl").setLevel(logging.ERROR)
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     console = Console()
-
-    task = get_task("arithmetic", level=args.level)
-    problems = task.problems("test", n=args.problems, seed=0)
-    with console.status(f"loading {args.model} ..."):
-        llm = load_llm(args.model)
-    config = GenerationConfig(
-        n=args.samples, temperature=0.8, max_new_tokens=args.max_new_tokens, seed=0
-    )
     start = time.perf_counter()
-    with console.status(f"sampling {len(problems)} problems x {args.samples} ..."):
-        results = llm.generate([task.prompt(p) for p in problems], config)
-    seconds = time.perf_counter() - start
 
-    per_sample = first = majority = pass_n = 0
-    tokens = 0
-    for problem, row in zip(problems, results, strict=True):
-        answers = [task.extract_answer(c.text) for c in row]
-        correct = [task.check(problem, a) for a in answers]
-        tokens += sum(c.completion_tokens for c in row)
-        per_sample += sum(correct)
-        first += correct[0]
-        votes = Counter(a for a in answers if a is not None)
-        top = votes.most_common(1)[0][0] if votes else None
-        majority += task.check(problem, top)
-        pass_n += any(correct)
-
-    n_problems = len(problems)
-    table = Table(title=f"arithmetic ({args.level}), {n_problems} held-out problems, {args.model}")
-    for col in ("method", "accuracy", "LLM calls / problem", "tokens / problem"):
-        table.add_column(col)
-    per_problem_tokens = tokens / n_problems
-    rows = [
-        (
-            "per sample",
-            per_sample / (n_problems * args.samples),
-            1,
-            per_problem_tokens / args.samples,
-        ),
-        ("first sample", first / n_problems, 1, per_problem_tokens / args.samples),
-        (
-            f"self-consistency@{args.samples}",
-            majority / n_problems,
-            args.samples,
-            per_problem_tokens,
-        ),
-        (f"Pass@{args.samples} (oracle)", pass_n / n_problems, args.samples, per_problem_tokens),
-    ]
-    for name, acc, calls, toks in rows:
-        table.add_row(name, f"{acc:.1%}", str(calls), f"{toks:.0f}")
-    console.print(table)
-    console.print(
-        f"sampled {n_problems * args.samples} solutions ({tokens} tokens) in {seconds:.1f} s "
-        f"({tokens / seconds:.0f} tokens/s, dtype {getattr(llm, 'dtype', '?')})"
+    task = get_task("arithmetic", level="sum30")
+    problems = task.problems("test", n=args.problems, seed=args.seed)
+    with console.status("loading the model and the verifier ..."):
+        llm = load_llm(args.model)
+        verifier = load_verifier(args.verifier, llm, task)
+    console.print(f"model {args.model}, verifier {verifier.name}, {len(problems)} held-out problems")
+    shared = dict(
+        n_drafts=args.n, max_rounds=args.rounds, threshold=args.threshold,
+        max_new_tokens=args.max_new_tokens, critic_max_new_tokens=48, temperature=0.8, seed=0,
     )
-    example = problems[0]
-    console.rule("one problem")
-    console.print(example.question, markup=False)
-    console.print(results[0][0].text, markup=False, highlight=False)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="verbalrl-demo-") as tmp:
+        single = Runner(
+            "single", llm, verifier, task, SingleConfig(**shared), run_id="demo-single",
+            runs_dir=Path(tmp) / "runs", baselines=True, baseline_n=args.n, console=console,
+        ).run(problems)
+        rows += single["summary"]
+        from verbalrl.memory import ChromaMemory
+
+        with ChromaMemory(Path(tmp) / "memory") as memory:
+            reflective = Runner(
+                "reflective", llm, verifier, task,
+                ReflectiveConfig(**shared, distill_every=0, recall_k=2),
+                memory=memory, run_id="demo-reflective", runs_dir=Path(tmp) / "runs", console=console,
+            ).run(problems)
+            rows += reflective["summary"]
+            stored = memory.stats()
+
+    table = Table(title=f"held-out arithmetic (a + b), {len(problems)} problems, {args.model}")
+    table.add_column("method", no_wrap=True)
+    for col in ("accuracy", "LLM calls / problem", "tokens / problem", "seconds / problem"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            str(row["method"]), f"{row['accuracy']:.0%}", f"{row['mean_llm_calls']:.1f}",
+            f"{row['mean_generated_tokens']:.0f}", f"{row['mean_seconds']:.1f}",
+        )
+    console.print(table)
+    if stored is not None:
+        console.print(f"memory after the stream: {stored}")
+    console.print(
+        "LLM calls count every generated or scored sequence (GenRM scores are calls too); "
+        f"total wall time {time.perf_counter() - start:.0f} s."
+    )
 
 
 if __name__ == "__main__":

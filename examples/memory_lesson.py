@@ -59,9 +59,7 @@ def attempt(memory: ChromaMemory, solver: FakeLLM, reflector: FakeLLM, problem: 
     print(f"solver: {answer}\nchecker: {'correct' if ok else 'wrong'}")
     lesson = None
     if not ok:
-        lesson = reflector.generate([f"Problem: {problem}\nWrong answer: {answer}\nLesson:"])[0][
-            0
-        ].text
+        lesson = reflector.generate([f"Problem: {problem}\nWrong answer: {answer}\nLesson:"])[0][0].text
         print(f"reflection stored: {lesson}")
     memory.add_experience(
         Experience(
@@ -80,9 +78,7 @@ def attempt(memory: ChromaMemory, solver: FakeLLM, reflector: FakeLLM, problem: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="memory carries a lesson between problems")
-    parser.add_argument(
-        "--path", type=Path, default=None, help="memory folder (default: a temp one)"
-    )
+    parser.add_argument("--path", type=Path, default=None, help="memory folder (default: a temp one)")
     args = parser.parse_args()
     folder = args.path or Path(tempfile.mkdtemp(prefix="verbalrl-memory-example-")) / "memory"
     solver = FakeLLM(scripted_solver, name="scripted-solver")

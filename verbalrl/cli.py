@@ -242,8 +242,10 @@ def serve(
 
 def _mount_optional_groups() -> None:
     """Mount command groups defined by other packages (each owns its own commands)."""
+    from . import cli_run
     from .verifier import cli_eval, cli_train
 
+    cli_run.register(app)
     cli_eval.register(app)
     cli_train.register(app)
     try:

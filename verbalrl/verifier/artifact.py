@@ -67,15 +67,29 @@ def read_metadata(folder: str | Path) -> ArtifactMetadata:
         raise ArtifactError(f"{path} is malformed: {exc}") from exc
 
 
+# Trained verifiers shipped inside the package, by name. Each is reproduced by a
+# documented command (see README, "The trained verifier the demo uses").
+ASSETS = Path(__file__).resolve().parent / "assets"
+PACKAGED = {"genrm-sum30": ASSETS / "genrm-sum30"}
+
+
+def resolve_artifact(name: str | Path) -> str | Path:
+    """A packaged verifier's folder for its name (e.g. `genrm-sum30`); other names unchanged."""
+    packaged = PACKAGED.get(str(name))
+    if packaged is not None and (packaged / METADATA_FILE).is_file():
+        return packaged
+    return name
+
+
 def is_artifact(name: str | Path) -> bool:
-    return (Path(name) / METADATA_FILE).is_file()
+    return (Path(resolve_artifact(name)) / METADATA_FILE).is_file()
 
 
 def load_artifact_llm(folder: str | Path, expected: tuple[Kind, ...], **options: Any) -> Any:
     """Load the `TransformersLLM` behind an artifact, checking kind and base model."""
     from ..llm.transformers_backend import TransformersLLM
 
-    folder = Path(folder)
+    folder = Path(resolve_artifact(folder))
     meta = read_metadata(folder)
     if meta.kind not in expected:
         raise ArtifactError(f"{folder} holds a {meta.kind!r} model, expected one of {expected}")

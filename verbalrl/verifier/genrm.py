@@ -60,7 +60,7 @@ class GenRMVerifier:
         """Load a trained verifier folder, or a plain model name (untrained: a warning)."""
         if is_artifact(name):
             llm, meta = load_artifact_llm(name, ("genrm", "genrm_cot"), **options)
-            return cls(llm, score=score, name=f"genrm:{Path(name).name}")
+            return cls(llm, score=score, name=f"genrm:{Path(str(name)).name}")
         log.warning("GenRM on an untrained model (%s): expect a poor verifier", name)
         from ..llm.registry import load_llm
 

@@ -1,0 +1,79 @@
+"""A reflective agent over a stream of problems: it recalls, solves, reflects and remembers.
+
+Run:  python examples/reflective_memory.py --problems 10
+      python examples/reflective_memory.py --memory ~/my-memory --verifier PATH_TO_TRAINED_GENRM
+
+Each problem starts with a recall from memory (verified solutions to imitate,
+failures and their lessons to avoid, distilled concepts). A rejected attempt
+is reflected on, stored with its lesson, and retried with the lesson in
+context. `--learn-from-feedback` lets the task's checker confirm what memory
+keeps (the loop still decides with the verifier only). Without `--verifier`
+an *untrained* GenRM is used (poor; clearly labelled). Without `--memory`
+the memory lives in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from verbalrl.graphs import ReflectiveConfig
+from verbalrl.llm.registry import load_llm
+from verbalrl.memory import ChromaMemory
+from verbalrl.runner import Runner, load_verifier, summary_table
+from verbalrl.tasks import get_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--verifier", default=None, help="trained GenRM folder (default: untrained GenRM)")
+    parser.add_argument("--memory", type=Path, default=None, help="memory folder (default: temporary)")
+    parser.add_argument("--level", type=int, default=1)
+    parser.add_argument("--problems", type=int, default=5)
+    parser.add_argument("--n", type=int, default=2, help="drafts per trial")
+    parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--distill-every", type=int, default=4)
+    parser.add_argument("--learn-from-feedback", action="store_true")
+    args = parser.parse_args()
+
+    console = Console()
+    task = get_task("arithmetic", level=args.level)
+    problems = task.problems("test", n=args.problems, seed=0)
+    llm = load_llm(args.model, dtype="float32")
+    verifier = load_verifier(args.verifier or "genrm", llm, task)
+    console.print(f"verifier: {args.verifier or 'UNTRAINED GenRM (poor; pass --verifier PATH)'}")
+    config = ReflectiveConfig(
+        n_drafts=args.n,
+        max_rounds=args.trials,
+        max_new_tokens=args.max_new_tokens,
+        critic_max_new_tokens=min(64, args.max_new_tokens),
+        distill_max_new_tokens=min(128, 2 * args.max_new_tokens),
+        threshold=args.threshold,
+        distill_every=args.distill_every,
+        learn_from_feedback=args.learn_from_feedback,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.memory or Path(tmp) / "memory"
+        with ChromaMemory(folder) as memory:
+            report = Runner(
+                "reflective", llm, verifier, task, config, memory=memory, runs_dir=Path(tmp) / "runs"
+            ).run(problems)
+            for r in report["records"]:
+                console.print(
+                    f"{r['problem_id']}: recalled {r['recalled']}, trials {r['rounds']}, "
+                    f"lessons {r['lessons']}, stored {r['stored']}, answer {r['answer']} "
+                    f"({'right' if r['correct'] else 'wrong'})"
+                )
+            stats = memory.stats()
+            console.print(f"memory at {folder}: {stats}")
+    console.print(summary_table(report["summary"], title=f"reflective agent, mode {config.mode}"))
+
+
+if __name__ == "__main__":
+    main()

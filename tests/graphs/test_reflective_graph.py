@@ -1,0 +1,108 @@
+"""Reflective graph on real chromadb (temp folder) with the real embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verbalrl.graphs import ReflectiveConfig, build_reflective_graph, initial_state
+from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.memory import ChromaMemory
+from verbalrl.memory.embedding import SentenceTransformerEmbedder
+
+from .conftest import GOLD, role_of, score_by_answer, scripted
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()  # all-MiniLM-L6-v2, shipped offline
+
+
+@pytest.fixture
+def memory(tmp_path: Path, embedder: SentenceTransformerEmbedder):
+    with ChromaMemory(tmp_path / "mem", embedder=embedder) as mem:
+        yield mem
+
+
+def run(llm: Any, verifier: Any, memory: Any, task: Any, problem: Any, **config: Any) -> dict[str, Any]:
+    graph = build_reflective_graph(llm, verifier, memory, ReflectiveConfig(**config), task=task)
+    return graph.invoke(initial_state(problem))
+
+
+def solver_prompts(llm: FakeLLM) -> list[str]:
+    return [prompt_text(p) for c in llm.calls for p in c.prompts if role_of(p) == "solver"]
+
+
+def test_failure_lesson_is_retried_then_recalled_by_a_later_problem(task, problems, memory) -> None:
+    llm = FakeLLM(
+        scripted({"solver": "Guess. Answer: 11", "reflector": "Plan: read the label on the box first."})
+    )
+    verifier = score_by_answer({"11": 0.2})
+    first = run(llm, verifier, memory, task, problems[0], n_drafts=1, max_rounds=2, distill_every=0)
+    assert first["path"] == [
+        "recall",
+        "solve",
+        "verify",
+        "reflect",
+        "store_failure",
+        "solve",
+        "verify",
+        "reflect",
+        "store_failure",
+        "finalize",
+    ]
+    assert first["result"]["status"] == "max_rounds" and first["result"]["recalled"] == 0
+    prompts = solver_prompts(llm)
+    assert "read the label on the box first" not in prompts[0]
+    assert "read the label on the box first" in prompts[1]  # Reflexion: the lesson is in the retry
+    assert memory.count("experience") == 1  # the same failed attempt twice is one record
+
+    llm2 = FakeLLM(scripted({"solver": "Answer: 42"}))
+    second = run(llm2, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    assert second["path"] == ["recall", "solve", "verify", "store_success", "finalize"]
+    assert second["result"]["recalled"] >= 1
+    prompt = solver_prompts(llm2)[0]
+    assert "Failed attempts at similar problems" in prompt and "read the label on the box first" in prompt
+    assert "Guess. Answer: 11" in prompt
+
+
+def test_verified_success_becomes_an_exemplar(task, problems, memory) -> None:
+    llm = FakeLLM(scripted({"solver": "Looked it up. Answer: 42"}))
+    out = run(llm, score_by_answer({"42": 0.9}), memory, task, problems[0], n_drafts=2, distill_every=0)
+    assert out["result"]["stored"] == 1 and out["result"]["mode"] == "verifier_only"
+    run(llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    assert "Verified solutions to similar problems" in solver_prompts(llm)[-1]
+
+
+def test_learn_from_feedback_keeps_checker_rejected_success_out_of_exemplars(task, problems, memory) -> None:
+    # the verifier accepts a wrong answer; the checker (gold GOLD-...) rejects it
+    llm = FakeLLM(scripted({"solver": "Answer: 42"}))
+    out = run(
+        llm, score_by_answer({"42": 0.9}), memory, task, problems[0], n_drafts=1, learn_from_feedback=True
+    )
+    assert out["result"]["mode"] == "learn_from_feedback" and out["result"]["status"] == "accept"
+    [record] = list(memory.iter_records("experience"))
+    assert record.checker_confirmed is False and record.status == "unverified"
+    run(llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1)
+    assert "Verified solutions" not in solver_prompts(llm)[-1]
+
+
+def test_learn_from_feedback_confirms_a_right_answer(task, problems, memory) -> None:
+    llm = FakeLLM(scripted({"solver": f"Answer: {GOLD}"}))
+    run(llm, score_by_answer({GOLD: 0.9}), memory, task, problems[0], n_drafts=1, learn_from_feedback=True)
+    [record] = list(memory.iter_records("experience"))
+    assert record.checker_confirmed is True and record.status == "exemplar"
+
+
+def test_concepts_are_distilled_every_k_and_recalled(task, problems, memory) -> None:
+    llm = FakeLLM(
+        scripted({"solver": "Answer: 42", "distiller": "ADD: Always read the box label before answering."})
+    )
+    verifier = score_by_answer({"42": 0.9})
+    first = run(llm, verifier, memory, task, problems[0], n_drafts=1, distill_every=1)
+    assert first["result"]["distilled"] == 1
+    assert [c.text for c in memory.concepts(task.name)] == ["Always read the box label before answering."]
+    run(llm, verifier, memory, task, problems[1], n_drafts=1, distill_every=1)
+    assert "Always read the box label" in solver_prompts(llm)[-1]

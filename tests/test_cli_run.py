@@ -1,0 +1,183 @@
+"""`verbalrl run` and `verbalrl solve` with a scripted model (the real model is tested elsewhere)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from verbalrl import cli_run
+from verbalrl.errors import VerbalRLError
+from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.memory import ChromaMemory, MemoryLockedError
+
+
+def reply(prompt: Any) -> str:
+    text = prompt_text(prompt)
+    if "strict reviewer" in text:
+        return "Check it."
+    if "failed attempt at a problem" in text:
+        return "Plan: recompute."
+    return "Sum. Answer: 4"
+
+
+@pytest.fixture
+def app(monkeypatch) -> typer.Typer:
+    loaded: list[str] = []
+
+    def fake_load(name: str, base_url: str | None, dtype: str) -> FakeLLM:
+        loaded.append(name)
+        return FakeLLM(reply)
+
+    monkeypatch.setattr(cli_run, "load_model", fake_load)
+    monkeypatch.setattr(cli_run, "open_memory", lambda path: ChromaMemory(path, embedder="hash:64"))
+    app = typer.Typer()
+    cli_run.register(app)
+    app.loaded = loaded  # type: ignore[attr-defined]
+    return app
+
+
+def invoke(app: typer.Typer, *args: str) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=True)
+
+
+def test_run_with_baselines_then_resume(app, tmp_path: Path) -> None:
+    out = tmp_path / "res.jsonl"
+    common = ["--runs-dir", tmp_path / "runs", "--no-progress", "--json"]
+    result = invoke(
+        app,
+        "run",
+        "--graph",
+        "single",
+        "--task",
+        "arithmetic",
+        "--level",
+        "1",
+        "--n",
+        "3",
+        "--verifier",
+        "checker",
+        "--output",
+        out,
+        "--baselines",
+        "--n-drafts",
+        "2",
+        "--max-rounds",
+        "2",
+        "--run-id",
+        "cli1",
+        *common,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    methods = {r["method"]: r for r in report["summary"]}
+    assert set(methods) == {"single", "single_shot", "self_consistency@2", "best_of_2"}
+    assert report["mode"] == "verifier_only" and methods["single"]["problems"] == 3
+    assert len(out.read_text().splitlines()) == 3 * 4
+    spec = json.loads((tmp_path / "runs" / "cli1" / "run.json").read_text())
+    assert spec["verifier"] == "checker" and spec["task_options"] == {"level": 1} and spec["n"] == 3
+
+    again = invoke(app, "run", "--resume", "cli1", *common)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["skipped"] == 3
+    assert len(out.read_text().splitlines()) == 12
+
+
+def test_run_reflective_with_memory_and_feedback_mode(app, tmp_path: Path) -> None:
+    result = invoke(
+        app,
+        "run",
+        "--graph",
+        "reflective",
+        "--task",
+        "arithmetic",
+        "--level",
+        "1",
+        "--n",
+        "2",
+        "--verifier",
+        "checker",
+        "--memory",
+        tmp_path / "mem",
+        "--learn-from-feedback",
+        "--max-rounds",
+        "1",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--no-progress",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["mode"] == "learn_from_feedback"
+    rows = [json.loads(x) for x in Path(report["output"]).read_text().splitlines()]
+    assert all(r["mode"] == "learn_from_feedback" and r["stored"] == 1 for r in rows)
+
+
+def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
+    with ChromaMemory(tmp_path / "mem", embedder="hash:64"):
+        result = invoke(
+            app,
+            "run",
+            "--graph",
+            "reflective",
+            "--n",
+            "1",
+            "--verifier",
+            "checker",
+            "--memory",
+            tmp_path / "mem",
+            "--runs-dir",
+            tmp_path / "runs",
+            "--no-progress",
+        )
+    assert isinstance(result.exception, MemoryLockedError)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--n", "1"], "choose a verifier"),
+        (["run", "--graph", "tree", "--verifier", "checker"], "unknown graph"),
+        (["run", "--resume", "nope"], "no run 'nope'"),
+        (["solve", "   ", "--verifier", "genrm"], "question is empty"),
+        (["solve", "x" * 30_000, "--verifier", "genrm"], "limit is 20,000"),
+        (["solve", "What is 2+2?", "--verifier", "checker"], "needs a gold answer"),
+        (["solve", "What is 2+2?", "--verifier", "/no/such/dir"], "no such folder"),
+    ],
+)
+def test_bad_input_gives_clear_errors(app, tmp_path: Path, args: list[str], message: str) -> None:
+    result = invoke(app, *args, "--runs-dir", tmp_path) if args[0] == "run" else invoke(app, *args)
+    assert isinstance(result.exception, VerbalRLError), result.output
+    assert message in str(result.exception)
+
+
+def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:
+    from verbalrl import runner
+    from verbalrl.verifier.base import FunctionVerifier
+
+    monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.2))
+    result = invoke(app, "solve", "What is 2 + 2?", "--verifier", "x", "--n-drafts", "2", "--max-rounds", "2")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for node in ("solve", "verify", "critique", "revise", "finalize"):
+        assert f"▶ {node}" in out
+    assert "[r1-0] answer=4 score 0.200" in out and "critique of r1-0 (critic): Check it." in out
+    assert "answer: 4" in out and "mode verifier_only" in out
+
+
+def test_solve_json_multi(app, monkeypatch) -> None:
+    from verbalrl import runner
+    from verbalrl.verifier.base import FunctionVerifier
+
+    monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.9))
+    result = invoke(
+        app, "solve", "What is 2 + 2?", "--graph", "multi", "--verifier", "x", "--agents", "2", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "4" and data["status"] == "accept" and data["llm_calls"] == 2

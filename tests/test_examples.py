@@ -1,0 +1,111 @@
+"""Every example runs as written (as a subprocess) with a small budget and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY = ["--max-new-tokens", "16"]
+
+
+def run_example(name: str, *args: str, timeout: int = 240) -> str:
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "COLUMNS": "200"}
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_custom_task_example() -> None:
+    out = run_example("custom_task.py", timeout=120)
+    assert "train:" in out and "test:" in out
+
+
+@pytest.mark.slow
+def test_quickstart_example() -> None:
+    out = run_example("quickstart.py", "--n", "2", "--rounds", "1", *TINY)
+    assert "UNTRAINED GenRM" in out
+    assert "▶ solve" in out and "▶ verify" in out and "▶ finalize" in out
+    assert "mode verifier_only" in out and "correct:" in out
+
+
+@pytest.mark.slow
+def test_best_of_n_example() -> None:
+    out = run_example("best_of_n_genrm.py", "--problems", "1", "--n", "2", *TINY)
+    assert "UNTRAINED GenRM" in out
+    for method in ("single", "single_shot", "self_consistency@2", "best_of_2"):
+        assert f"│ {method} " in out
+
+
+@pytest.mark.slow
+def test_debate_example() -> None:
+    out = run_example("debate.py", "--agents", "2", "--rounds", "2", *TINY)
+    assert out.count("round 1 agent") == 2 and out.count("round 2 agent") == 2
+    assert "weighted vote:" in out
+
+
+@pytest.mark.slow
+def test_reflective_memory_example(tmp_path: Path) -> None:
+    out = run_example(
+        "reflective_memory.py",
+        "--problems",
+        "2",
+        "--n",
+        "1",
+        "--trials",
+        "1",
+        "--distill-every",
+        "0",
+        "--memory",
+        str(tmp_path / "m"),
+        *TINY,
+    )
+    assert out.count("stored 1") == 2
+    assert "recalled 0" in out and "recalled 1" in out  # the second problem recalls the first
+    assert "'experiences': 2" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_openai_endpoint_example_against_verbalrl_serve(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "verbalrl.cli", "serve", "--port", str(port), "--dtype", "float32"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "server.log", "w"),  # noqa: SIM115 - closed with the process
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "verbalrl serve did not start: " + (tmp_path / "server.log").read_text()[-2000:]
+                    )
+                time.sleep(0.5)
+        out = run_example("openai_endpoint.py", "--base-url", f"http://127.0.0.1:{port}/v1", "-n", "1")
+        assert "sample 0:" in out
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,242 @@
+"""The runner: JSONL per problem, SQLite checkpoints, resume after a crash, baselines and summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
+from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.memory import ChromaMemory
+from verbalrl.runner import Runner, read_results, summarize
+from verbalrl.tasks import get_task
+from verbalrl.verifier.base import CheckerVerifier, FunctionVerifier
+
+
+def replies(fail_on: str | None = None, after: int = 0):
+    """Role-scripted replies; raise once the `after`-th prompt containing `fail_on` arrives."""
+    seen = {"n": 0}
+
+    def reply(prompt: Any) -> str:
+        text = prompt_text(prompt)
+        if fail_on and fail_on in text:
+            seen["n"] += 1
+            if seen["n"] > after:
+                raise RuntimeError("injected crash")
+        if "strict reviewer" in text:
+            return "Check the sum."
+        if "failed attempt at a problem" in text:
+            return "Plan: add the ones first."
+        if "Your previous attempt" in text:
+            return "Revised. Answer: 99"
+        return "First try. Answer: 98"
+
+    return reply
+
+
+def low(q: str, c: str) -> float:
+    return 0.1
+
+
+@pytest.fixture
+def task():
+    return get_task("arithmetic", level=2)
+
+
+@pytest.fixture
+def problems(task):
+    return task.problems("test", n=4, seed=1)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_run_writes_one_line_per_problem_and_a_summary(task, problems, tmp_path: Path) -> None:
+    llm = FakeLLM(replies())
+    runner = Runner(
+        "single",
+        llm,
+        FunctionVerifier(low),
+        task,
+        SingleConfig(n_drafts=2, max_rounds=2),
+        run_id="r1",
+        runs_dir=tmp_path / "runs",
+        output=tmp_path / "out.jsonl",
+        progress=False,
+    )
+    report = runner.run(problems)
+    rows = lines(tmp_path / "out.jsonl")
+    assert [r["problem_id"] for r in rows] == [p.id for p in problems]
+    for row in rows:
+        assert row["mode"] == "verifier_only" and row["method"] == "single"
+        assert row["rounds"] == 2 and row["llm_calls"] == 4 and row["answer"] == "98"
+        assert row["correct"] is False and row["seconds"] >= row["model_seconds"] >= 0
+        assert row["path"] == ["solve", "verify", "critique", "revise", "verify", "finalize"]
+    [summary] = report["summary"]
+    assert summary["problems"] == 4 and summary["mean_llm_calls"] == 4.0 and summary["accuracy"] == 0.0
+    saved = json.loads(Path(report["summary_path"]).read_text())
+    assert saved["summary"] == report["summary"] and saved["mode"] == "verifier_only"
+    assert (tmp_path / "runs" / "r1" / "checkpoints.sqlite").is_file()
+    # running again skips everything
+    again = runner.run(problems)
+    assert again["skipped"] == 4 and len(lines(tmp_path / "out.jsonl")) == 4
+
+
+def test_resume_after_a_crash_mid_problem_continues_from_the_checkpoint(
+    task, problems, tmp_path: Path
+) -> None:
+    common = dict(run_id="crash", runs_dir=tmp_path / "runs", output=tmp_path / "o.jsonl", progress=False)
+    config = SingleConfig(n_drafts=2, max_rounds=2)
+    # the 3rd reviser prompt is the third problem's revise step: it crashes there
+    crashing = FakeLLM(replies(fail_on="Your previous attempt", after=2))
+    with pytest.raises(RuntimeError, match="injected crash"):
+        Runner("single", crashing, FunctionVerifier(low), task, config, **common).run(problems)
+    assert [r["problem_id"] for r in lines(tmp_path / "o.jsonl")] == [p.id for p in problems[:2]]
+
+    healthy = FakeLLM(replies())
+    report = Runner("single", healthy, FunctionVerifier(low), task, config, **common).run(problems)
+    rows = lines(tmp_path / "o.jsonl")
+    assert sorted(r["problem_id"] for r in rows) == sorted(p.id for p in problems)  # each exactly once
+    assert report["skipped"] == 2
+    resumed = rows[2]
+    assert resumed["problem_id"] == problems[2].id and resumed["resumed"] is True
+    assert resumed["path"] == ["solve", "verify", "critique", "revise", "verify", "finalize"]
+    # the interrupted problem did not redo its drafts or critique: only the revision was sampled
+    kinds = [prompt_text(p) for c in healthy.calls for p in c.prompts]
+    assert sum("Your previous attempt" in k for k in kinds) == 2  # problems 3 and 4
+    assert sum("strict reviewer" in k for k in kinds) == 1  # problem 4 only
+    assert resumed["llm_calls"] == 4
+
+
+def test_torn_last_line_is_repaired(task, problems, tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    out.write_text('{"method": "single", "problem_id": "x"}\n{"method": "sin')
+    Runner(
+        "single",
+        FakeLLM(replies()),
+        FunctionVerifier(low),
+        task,
+        SingleConfig(n_drafts=1, max_rounds=1),
+        run_id="t",
+        runs_dir=tmp_path,
+        output=out,
+        progress=False,
+    ).run(problems[:1])
+    assert [r["problem_id"] for r in read_results(out)] == ["x", problems[0].id]
+
+
+def test_reflective_resume_does_not_duplicate_memory_records(task, problems, tmp_path: Path) -> None:
+    config = ReflectiveConfig(n_drafts=1, max_rounds=2, distill_every=0, recall_k=2)
+
+    def run_all(llm: FakeLLM, mem_dir: Path, run_id: str) -> None:
+        with ChromaMemory(mem_dir, embedder="hash:64") as memory:
+            Runner(
+                "reflective",
+                llm,
+                FunctionVerifier(low),
+                task,
+                config,
+                memory=memory,
+                run_id=run_id,
+                runs_dir=tmp_path / "runs",
+                progress=False,
+            ).run(problems)
+
+    def counts(mem_dir: Path) -> tuple[int, int]:
+        with ChromaMemory(mem_dir, embedder="hash:64") as memory:
+            return memory.count("experience"), memory.count("reflection")
+
+    run_all(FakeLLM(replies()), tmp_path / "clean", "clean")
+    # crash in the 4th reflection = problem 2's second trial, after its first failure was stored
+    with pytest.raises(RuntimeError):
+        run_all(FakeLLM(replies(fail_on="failed attempt at a problem", after=3)), tmp_path / "m", "res")
+    run_all(FakeLLM(replies()), tmp_path / "m", "res")
+    assert counts(tmp_path / "m") == counts(tmp_path / "clean")
+    rows = read_results(tmp_path / "runs" / "res" / "results.jsonl")
+    assert sorted(r["problem_id"] for r in rows) == sorted(p.id for p in problems)
+
+
+def test_baselines_report_their_compute(task, problems, tmp_path: Path) -> None:
+    llm = FakeLLM(replies())
+    report = Runner(
+        "multi",
+        llm,
+        CheckerVerifier(task),
+        task,
+        MultiConfig(max_rounds=1),
+        run_id="b",
+        runs_dir=tmp_path,
+        baselines=True,
+        baseline_n=4,
+        progress=False,
+    ).run(problems[:2])
+    by_method = {r["method"]: r for r in report["summary"]}
+    assert set(by_method) == {"multi", "single_shot", "self_consistency@4", "best_of_4"}
+    assert by_method["single_shot"]["mean_llm_calls"] == 1
+    assert by_method["self_consistency@4"]["mean_llm_calls"] == 4
+    assert by_method["best_of_4"]["mean_llm_calls"] == 4  # the checker spends no model calls
+    assert by_method["multi"]["mean_llm_calls"] == 3
+    assert all(r["problems"] == 2 for r in report["summary"])
+    assert all(r["mode"] == "verifier_only" for r in report["records"])
+
+
+def test_summarize_means() -> None:
+    rows = summarize(
+        [
+            {
+                "method": "a",
+                "correct": True,
+                "llm_calls": 2,
+                "generated_tokens": 10,
+                "seconds": 1.0,
+                "score": 0.5,
+                "answer": "1",
+            },
+            {
+                "method": "a",
+                "correct": False,
+                "llm_calls": 4,
+                "generated_tokens": 30,
+                "seconds": 3.0,
+                "score": None,
+                "answer": None,
+            },
+        ]
+    )
+    [row] = rows
+    assert row["accuracy"] == 0.5 and row["mean_llm_calls"] == 3 and row["mean_generated_tokens"] == 20
+    assert row["mean_seconds"] == 2.0 and row["mean_score"] == 0.5 and row["no_answer"] == 1
+
+
+def test_a_problem_too_long_for_the_model_is_recorded_and_the_run_goes_on(task, problems, tmp_path) -> None:
+    from verbalrl.errors import ContextLengthError
+
+    base = replies()
+
+    def reply(prompt: Any) -> str:
+        if "HUGE" in prompt_text(prompt):
+            raise ContextLengthError("prompt has 90000 tokens; the model holds 8192")
+        return base(prompt)
+
+    huge = problems[1].model_copy(update={"question": "HUGE " + "x " * 50_000})
+    batch = [problems[0], huge, problems[2]]
+    report = Runner(
+        "single",
+        FakeLLM(reply),
+        FunctionVerifier(low),
+        task,
+        SingleConfig(n_drafts=1, max_rounds=1),
+        run_id="huge",
+        runs_dir=tmp_path,
+        baselines=True,
+        baseline_n=2,
+        progress=False,
+    ).run(batch)
+    rows = [r for r in report["records"] if r["problem_id"] == huge.id]
+    assert len(rows) == 4 and all(r["status"] == "error" and r["answer"] is None for r in rows)
+    assert "8192" in rows[0]["errors"][-1]
+    assert sum(r["method"] == "single" and r["status"] != "error" for r in report["records"]) == 2

@@ -1,0 +1,124 @@
+"""Baselines with the same model as the graphs: single-shot, self-consistency@N, best-of-N.
+
+In scope: one function per problem that returns one record per baseline,
+each with the compute it spent (LLM calls, generated tokens, seconds) and
+its answer. Self-consistency and best-of-N share one draw of N samples (the
+second only adds the verifier); each record states the compute that method
+would spend on its own. Single-shot draws its own sample. Left out: scoring
+correctness and writing results (the runner does both).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .agents.base import safe_extract
+from .agents.solver import solver_prompt
+from .llm.base import LLM, GenerationConfig
+from .tasks.base import Problem, Task
+from .verifier.base import Verifier
+from .verifier.selection import best_of_n, majority_vote
+
+BASELINES: tuple[str, ...] = ("single_shot", "self_consistency", "best_of_n")
+
+
+def baseline_name(kind: str, n: int) -> str:
+    """The method name written in reports: `single_shot`, `self_consistency@8`, `best_of_8`."""
+    return {
+        "single_shot": "single_shot",
+        "self_consistency": f"self_consistency@{n}",
+        "best_of_n": f"best_of_{n}",
+    }[kind]
+
+
+def run_baselines(
+    llm: LLM,
+    verifier: Verifier,
+    task: Task,
+    problem: Problem,
+    *,
+    n: int,
+    gen: GenerationConfig,
+    kinds: tuple[str, ...] = BASELINES,
+) -> list[dict[str, Any]]:
+    """Records (method, answer, score, llm_calls, generated_tokens, seconds, errors) per baseline."""
+    prompt = solver_prompt(task, problem)
+    out: list[dict[str, Any]] = []
+    if "single_shot" in kinds:
+        start = time.perf_counter()
+        row = llm.generate([prompt], gen.model_copy(update={"n": 1}))[0]
+        out.append(
+            _record(
+                "single_shot",
+                safe_extract(task, row[0].text),
+                None,
+                1,
+                row[0].completion_tokens,
+                time.perf_counter() - start,
+            )
+        )
+    if not {"self_consistency", "best_of_n"} & set(kinds):
+        return out
+    start = time.perf_counter()
+    samples = llm.generate([prompt], gen.model_copy(update={"n": n}))[0]
+    sample_seconds = time.perf_counter() - start
+    texts = [c.text for c in samples]
+    answers = [safe_extract(task, t) for t in texts]
+    tokens = sum(c.completion_tokens for c in samples)
+    if "self_consistency" in kinds:
+        out.append(
+            _record(
+                baseline_name("self_consistency", n), majority_vote(answers), None, n, tokens, sample_seconds
+            )
+        )
+    if "best_of_n" in kinds:
+        start = time.perf_counter()
+        scores = [0.0] * len(texts)
+        errors: list[str] = []
+        calls, extra_tokens = n, 0
+        todo = [i for i, a in enumerate(answers) if a is not None]  # a draft without an answer is failed
+        if todo:
+            try:
+                verification = verifier.verify(problem, [texts[i] for i in todo])
+                for i, s in zip(todo, verification.scores, strict=True):
+                    scores[i] = float(s)
+                calls += verification.usage.llm_calls
+                extra_tokens = verification.usage.generated_tokens
+            except Exception as exc:  # noqa: BLE001 - a failing verifier gives no pick, not a crash
+                errors.append(f"verifier error: {type(exc).__name__}: {exc}")
+        pick = best_of_n(texts, scores) if todo and not errors else None
+        out.append(
+            _record(
+                baseline_name("best_of_n", n),
+                answers[pick] if pick is not None else None,
+                scores[pick] if pick is not None else None,
+                calls,
+                tokens + extra_tokens,
+                sample_seconds + time.perf_counter() - start,
+                errors,
+            )
+        )
+    return out
+
+
+def _record(
+    method: str,
+    answer: str | None,
+    score: float | None,
+    calls: int,
+    tokens: int,
+    seconds: float,
+    errors: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "answer": answer,
+        "score": score,
+        "rounds": 1,
+        "llm_calls": calls,
+        "generated_tokens": tokens,
+        "seconds": round(seconds, 4),
+        "status": "done",
+        "errors": errors or [],
+    }

@@ -1,0 +1,360 @@
+"""`verbalrl run` and `verbalrl solve`: a graph over a task's problems, or over one question.
+
+In scope: `register(app)`, which adds both commands to the main typer app;
+building the model, verifier, memory and graph config from options; the live
+node view of `solve`; the progress bar, summary table and resume of `run`
+(the `Runner` does the work). Heavy imports happen inside the commands so
+`verbalrl --help` stays instant. Errors a user can cause are raised as
+`VerbalRLError`/`ValueError`; `verbalrl.cli.main` prints them as one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from .errors import VerbalRLError
+
+if TYPE_CHECKING:
+    from .graphs import GraphConfig
+    from .llm.base import LLM
+
+console = Console()
+err_console = Console(stderr=True)
+
+GraphOpt = Annotated[str, typer.Option("--graph", "-g", help="single | multi | reflective")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="generator: alias, folder, .gguf, openai:NAME")]
+VerifierOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="trained GenRM folder, genrm-cot:PATH, 'checker' (oracle, experiments only) or "
+        "'genrm' (untrained generator as judge: poor)"
+    ),
+]
+MemoryOpt = Annotated[
+    Path | None, typer.Option(help="memory folder (reflective graph); default $VERBALRL_HOME/memory")
+]
+TaskOpt = Annotated[str, typer.Option(help="task name (see `verbalrl tasks list`)")]
+LevelOpt = Annotated[str | None, typer.Option(help="difficulty level for arithmetic")]
+PathOpt = Annotated[str | None, typer.Option("--data", help="data file for gsm8k / jsonl tasks")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="server URL for openai:NAME models")]
+DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+# graph knobs (None: the graph's default)
+DraftsOpt = Annotated[int | None, typer.Option("--n-drafts", help="drafts per solve step")]
+RoundsOpt = Annotated[int | None, typer.Option("--max-rounds", help="rounds (trials for reflective)")]
+ThresholdOpt = Annotated[float | None, typer.Option(help="accept when the verifier score reaches this")]
+CallsOpt = Annotated[int | None, typer.Option("--max-llm-calls", help="per-problem budget of LLM calls")]
+TokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="per-problem budget of generated tokens")]
+NewTokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="tokens per solution")]
+TempOpt = Annotated[float | None, typer.Option(help="sampling temperature")]
+AgentsOpt = Annotated[int | None, typer.Option("--agents", help="multi graph: number of agents")]
+FeedbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--learn-from-feedback",
+        help="let the task's checker confirm what memory stores (the loop still uses the verifier only)",
+    ),
+]
+
+
+def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
+    """Load the generator the way every `--model` option does (tests replace this)."""
+    from .cli import load_model_for_cli
+
+    return load_model_for_cli(name, base_url, dtype)  # type: ignore[no-any-return]
+
+
+def open_memory(path: Path | None) -> Any:
+    """A `ChromaMemory` at `path` (or the default folder); a folder in use raises a clear error."""
+    from .memory import ChromaMemory
+
+    with err_console.status("opening memory ..."):
+        return ChromaMemory(path) if path is not None else ChromaMemory()
+
+
+def task_options(level: str | None, data: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if level:
+        options["level"] = int(level) if level.isdigit() else level
+    if data:
+        options["path"] = data
+    return options
+
+
+def build_config(graph: str, **knobs: Any) -> GraphConfig:
+    """The graph's config from the CLI knobs that were given."""
+    from .graphs import graph_config
+
+    fields = {k: v for k, v in knobs.items() if v is not None}
+    if "n_agents" in fields and graph != "multi":
+        raise VerbalRLError("--agents applies to --graph multi only")
+    return graph_config(graph, **fields)
+
+
+def _check_graph(graph: str) -> None:
+    from .graphs import GRAPHS
+
+    if graph not in GRAPHS:
+        raise VerbalRLError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
+
+
+def render_event(out: Console, node: str, update: dict[str, Any]) -> None:
+    """One node's update in the live view: drafts with answers and scores, critiques, lessons, result."""
+    from rich.markup import escape
+
+    out.print(f"[bold cyan]▶ {node}[/]")
+    if update.get("recalled") is not None and node == "recall":
+        out.print(f"  recalled {update['recalled']} item(s) from memory")
+    for d in update.get("drafts", []) or []:
+        score = "unscored" if d.get("score") is None else f"score {d['score']:.3f}"
+        answer = escape(str(d.get("answer"))) if d.get("ok") else f"[red]no answer[/] ({d.get('error')})"
+        text = " ".join(str(d.get("text", "")).split())[:160]
+        out.print(f"  \\[{d['id']}] answer={answer} {score}")
+        if node != "verify" and text:
+            out.print(f"     {escape(text)}", style="dim")
+    for c in update.get("critiques", []) or []:
+        out.print(f"  critique of {c['draft_id']} ({c['source']}): {escape(c['text'][:200])}")
+    for lesson in update.get("lessons", []) or []:
+        out.print(f"  lesson: {escape(lesson[:200])}")
+    for e in update.get("errors", []) or []:
+        out.print(f"  [red]{escape(e)}[/]")
+    if update.get("result"):
+        r = update["result"]
+        out.print(
+            f"[bold green]answer: {escape(str(r['answer']))}[/] (score {r['score']}, {r['status']}, "
+            f"{r['rounds']} round(s), {r['llm_calls']} LLM calls, {r['generated_tokens']} tokens, "
+            f"mode {r['mode']})",
+            soft_wrap=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and `solve` to the main app."""
+
+    @app.command("run")
+    def run_cmd(
+        graph: GraphOpt = "single",
+        task: TaskOpt = "arithmetic",
+        split: str = "test",
+        n: Annotated[int, typer.Option("--n", "-n", help="number of problems")] = 50,
+        seed: Annotated[int, typer.Option(help="which problems (task sampling seed)")] = 0,
+        level: LevelOpt = None,
+        data: PathOpt = None,
+        model: ModelOpt = "smollm2-135m-instruct",
+        base_url: BaseUrlOpt = None,
+        dtype: DtypeOpt = "auto",
+        verifier: VerifierOpt = None,
+        memory: MemoryOpt = None,
+        output: Annotated[
+            Path | None, typer.Option(help="results JSONL (default: in the run folder)")
+        ] = None,
+        baselines: Annotated[
+            bool, typer.Option("--baselines", help="also run single-shot, self-consistency, best-of-N")
+        ] = False,
+        baseline_n: Annotated[
+            int | None, typer.Option(help="N of the baselines (default --n-drafts)")
+        ] = None,
+        resume: Annotated[str | None, typer.Option("--resume", help="finish the run with this id")] = None,
+        run_id: Annotated[str | None, typer.Option(help="name a new run (default: generated)")] = None,
+        runs_dir: Annotated[
+            Path | None, typer.Option(help="runs folder (default $VERBALRL_HOME/runs)")
+        ] = None,
+        n_drafts: DraftsOpt = None,
+        max_rounds: RoundsOpt = None,
+        threshold: ThresholdOpt = None,
+        max_llm_calls: CallsOpt = None,
+        max_tokens: TokensOpt = None,
+        max_new_tokens: NewTokensOpt = None,
+        temperature: TempOpt = None,
+        agents: AgentsOpt = None,
+        learn_from_feedback: FeedbackOpt = False,
+        progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable."""
+        from .runner import Runner, load_verifier, read_spec, summary_table
+        from .runner import resume as resume_run
+
+        if resume:
+            spec = read_spec(resume, runs_dir)
+            err_console.print(f"resuming run {resume} ({spec['graph']}, mode {spec['mode']})")
+            llm = load_model(spec["model"], spec.get("base_url"), spec.get("dtype", "auto"))
+            mem = (
+                open_memory(Path(spec["memory"]) if spec.get("memory") else None)
+                if spec["graph"] == "reflective"
+                else None
+            )
+            try:
+                report = resume_run(
+                    resume, runs_dir=runs_dir, llm=llm, memory=mem, progress=progress, console=err_console
+                )
+            except KeyboardInterrupt:
+                raise VerbalRLError(f"interrupted; finish with: verbalrl run --resume {resume}") from None
+            finally:
+                if mem is not None:
+                    mem.close()
+        else:
+            from .graphs import GRAPHS
+            from .tasks import get_task
+
+            if graph not in GRAPHS:
+                raise VerbalRLError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
+            if verifier is None:
+                from .runner import verifier_help
+
+                raise VerbalRLError(verifier_help())
+            config = build_config(
+                graph,
+                n_drafts=n_drafts,
+                max_rounds=max_rounds,
+                threshold=threshold,
+                max_llm_calls=max_llm_calls,
+                max_tokens=max_tokens,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                n_agents=agents,
+                learn_from_feedback=learn_from_feedback or None,
+            )
+            options = task_options(level, data)
+            the_task = get_task(task, **options)
+            problems = the_task.problems(split=split, n=n, seed=seed)  # type: ignore[arg-type]
+            llm = load_model(model, base_url, dtype)
+            ver = load_verifier(verifier, llm, the_task)
+            mem = open_memory(memory) if graph == "reflective" else None
+            spec = {
+                "task_options": options,
+                "split": split,
+                "n": n,
+                "seed": seed,
+                "model": model,
+                "base_url": base_url,
+                "dtype": dtype,
+                "verifier": verifier,
+                "memory": str(memory.resolve()) if memory else None,
+            }
+            runner = Runner(
+                graph,
+                llm,
+                ver,
+                the_task,
+                config,
+                memory=mem,
+                run_id=run_id,
+                output=output,
+                runs_dir=runs_dir,
+                baselines=baselines,
+                baseline_n=baseline_n,
+                progress=progress,
+                console=err_console,
+                spec=spec,
+            )
+            err_console.print(
+                f"run {runner.run_id}: {graph} on {task} ({len(problems)} problems, mode {config.mode})"
+            )
+            try:
+                report = runner.run(problems)
+            except KeyboardInterrupt:
+                raise VerbalRLError(
+                    f"interrupted; finish with: verbalrl run --resume {runner.run_id}"
+                ) from None
+            except Exception as exc:
+                err_console.print(
+                    f"[red]run {runner.run_id} stopped[/]; finished problems are in {runner.output}"
+                )
+                err_console.print(f"finish it with: verbalrl run --resume {runner.run_id}")
+                raise exc
+            finally:
+                if mem is not None:
+                    mem.close()
+        if json_out:
+            out = {k: report[k] for k in ("run_id", "output", "summary_path", "mode", "summary", "skipped")}
+            print(json.dumps(out, indent=2))
+            return
+        console.print(
+            summary_table(report["summary"], title=f"run {report['run_id']} (mode {report['mode']})")
+        )
+        console.print(f"results: {report['output']}\nsummary: {report['summary_path']}")
+
+    @app.command("solve")
+    def solve_cmd(
+        question: Annotated[str, typer.Argument(help="the problem to solve")],
+        graph: GraphOpt = "single",
+        task: Annotated[str, typer.Option(help="task whose prompt and answer format to use")] = "arithmetic",
+        level: LevelOpt = None,
+        data: PathOpt = None,
+        model: ModelOpt = "smollm2-135m-instruct",
+        base_url: BaseUrlOpt = None,
+        dtype: DtypeOpt = "auto",
+        verifier: VerifierOpt = None,
+        memory: MemoryOpt = None,
+        n_drafts: DraftsOpt = None,
+        max_rounds: RoundsOpt = None,
+        threshold: ThresholdOpt = None,
+        max_llm_calls: CallsOpt = None,
+        max_tokens: TokensOpt = None,
+        max_new_tokens: NewTokensOpt = None,
+        temperature: TempOpt = None,
+        agents: AgentsOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Solve one question with a live view of the nodes (drafts, scores, critiques, answer)."""
+        from .agents.base import MAX_QUESTION_CHARS
+        from .graphs import build_graph, graph_options, initial_state
+        from .runner import load_verifier, verifier_help
+        from .tasks import Problem, get_task
+
+        _check_graph(graph)
+        text = question.strip()
+        if not text:
+            raise VerbalRLError(
+                "the question is empty: pass the problem text, e.g. verbalrl solve 'What is 2 + 3?'"
+            )
+        if len(text) > MAX_QUESTION_CHARS:
+            raise VerbalRLError(
+                f"the question has {len(text):,} characters; the limit is {MAX_QUESTION_CHARS:,} "
+                "(a small model's context holds far less): shorten it"
+            )
+        if verifier is None:
+            raise VerbalRLError(verifier_help())
+        config = build_config(
+            graph,
+            n_drafts=n_drafts,
+            max_rounds=max_rounds,
+            threshold=threshold,
+            max_llm_calls=max_llm_calls,
+            max_tokens=max_tokens,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            n_agents=agents,
+        )
+        the_task = get_task(task, **task_options(level, data))
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        problem = Problem(id=f"question-{digest}", task=the_task.name, split="test", question=text, answer="")
+        if verifier == "checker":
+            raise VerbalRLError("'checker' needs a gold answer, which a free question does not have")
+        llm = load_model(model, base_url, dtype)
+        ver = load_verifier(verifier, llm, the_task)
+        mem = open_memory(memory) if graph == "reflective" else None
+        try:
+            compiled = build_graph(graph, llm, ver, config, memory=mem, task=the_task)
+            final: dict[str, Any] = {}
+            out = err_console if json_out else console
+            for update in compiled.stream(
+                initial_state(problem), graph_options(config), stream_mode="updates"
+            ):
+                for node, data_ in update.items():
+                    if isinstance(data_, dict):
+                        render_event(out, node, data_)
+                        if "result" in data_:
+                            final = data_["result"]
+        finally:
+            if mem is not None:
+                mem.close()
+        if json_out:
+            print(json.dumps({"question": text, "graph": graph, **final}, indent=2, ensure_ascii=False))

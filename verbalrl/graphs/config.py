@@ -1,0 +1,95 @@
+"""Graph configurations: one frozen pydantic model per graph, validated at the edge.
+
+In scope: sampling settings, the acceptance threshold, rounds, per-problem
+budgets (LLM calls and generated tokens, counted from `Completion` token
+counts and the verifier's `Usage`), and the feedback mode. Left out: the
+dependencies (model, verifier, memory), which the factories take as arguments.
+
+`learn_from_feedback` is the only way the task's exact checker enters a graph,
+and then only to confirm what memory keeps; the loop always decides with the
+verifier. `mode` names the setting for reports.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..agents.solver import PERSONAS
+
+Mode = Literal["verifier_only", "learn_from_feedback"]
+
+
+class GraphConfig(BaseModel):
+    """Settings every graph shares; a bad value raises a `ValidationError` naming the field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    n_drafts: int = Field(4, ge=1, le=256, description="drafts sampled per solve step")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="accept when the best score reaches it")
+    max_rounds: int = Field(3, ge=1, le=100, description="verify passes per problem, the first included")
+    max_llm_calls: int | None = Field(
+        64, ge=1, description="per problem: sequences generated or scored (None: no cap)"
+    )
+    max_tokens: int | None = Field(
+        16_384, ge=1, description="per problem: generated tokens, verifier's included (None: no cap)"
+    )
+    temperature: float = Field(0.7, ge=0.0, le=5.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(256, ge=1, le=32_768, description="per solution")
+    critic_max_new_tokens: int = Field(128, ge=1, le=32_768, description="per critique / lesson")
+    seed: int | None = None
+    revise_top: int = Field(1, ge=1, description="single graph: best drafts critiqued and revised per round")
+    critique_from_verifier: bool = Field(
+        True, description="use a GenRM-CoT rationale as the critique when the verifier gives one"
+    )
+    learn_from_feedback: bool = Field(
+        False, description="let the task's checker confirm what memory stores (never the loop)"
+    )
+
+    @property
+    def mode(self) -> Mode:
+        """`learn_from_feedback` or `verifier_only`; written into every result."""
+        return "learn_from_feedback" if self.learn_from_feedback else "verifier_only"
+
+
+class SingleConfig(GraphConfig):
+    """Single agent: N drafts, verify, then critique and revise until accepted or out of rounds."""
+
+
+class MultiConfig(GraphConfig):
+    """Multi-agent debate: M agents with personas/temperatures; `max_rounds - 1` debate rounds."""
+
+    n_agents: int = Field(3, ge=1, le=32)
+    personas: tuple[str, ...] = PERSONAS
+    temperatures: tuple[float, ...] = (0.7, 0.9, 1.0)
+    share_scores: bool = Field(True, description="debaters see the others' verifier scores")
+
+    @model_validator(mode="after")
+    def _lists(self) -> MultiConfig:
+        if not self.personas or not self.temperatures:
+            raise ValueError("personas and temperatures must each list at least one entry")
+        if any(not 0.0 <= t <= 5.0 for t in self.temperatures):
+            raise ValueError("temperatures must be in [0, 5]")
+        return self
+
+    def persona(self, agent: int) -> str:
+        return self.personas[agent % len(self.personas)]
+
+    def agent_temperature(self, agent: int) -> float:
+        return self.temperatures[agent % len(self.temperatures)]
+
+
+class ReflectiveConfig(GraphConfig):
+    """Reflexion with memory: `max_rounds` is the number of trials per problem."""
+
+    recall_k: int = Field(3, ge=0, le=50, description="exemplars / failures / lessons / concepts recalled")
+    n_lessons: int = Field(3, ge=0, le=20, description="recent lessons of this problem kept in context")
+    distill_every: int = Field(
+        5, ge=0, description="distil concepts after every k stored experiences (0: never)"
+    )
+    distill_max_new_tokens: int = Field(256, ge=16)
+    exclude_same_problem: bool = Field(
+        True, description="recall leaves out records of this very problem (honest evaluation)"
+    )

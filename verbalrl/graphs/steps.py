@@ -1,0 +1,189 @@
+"""The steps the three graphs share: sampling within budget, verifying, deciding, the result.
+
+In scope: turning a node's model calls into drafts plus a compute update
+(LLM calls = sequences generated or scored, as the verifier's `Usage` counts
+them; generated tokens from `Completion.completion_tokens` and `Usage`),
+clamping a request to what is left of the budget, scoring unscored drafts
+with the verifier (a verifier error is recorded and stops the loop, never
+crashes it), the accept/stop decision, and the result record. Left out: the
+graph wiring (one file per graph).
+
+Nothing here reads `Problem.answer`: decisions use verifier scores only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from ..agents.base import parse_draft
+from ..llm.base import LLM, Completion, GenerationConfig, Prompt
+from ..tasks.base import Problem, Task
+from ..verifier.base import Verifier
+from .config import GraphConfig
+from .state import Draft
+
+log = logging.getLogger(__name__)
+
+Decision = Literal["accept", "continue", "max_rounds", "budget", "verifier_error"]
+
+
+def problem_of(state: Mapping[str, Any]) -> Problem:
+    return Problem.model_validate(state["problem"])
+
+
+def resolve_task(task: Task | None, problem: Problem) -> Task:
+    """The task given to the factory, else the registered task named by the problem."""
+    if task is not None:
+        return task
+    from ..tasks.registry import get_task
+
+    return get_task(problem.task)
+
+
+def calls_left(state: Mapping[str, Any], config: GraphConfig) -> int | None:
+    if config.max_llm_calls is None:
+        return None
+    return max(0, config.max_llm_calls - state.get("llm_calls", 0))
+
+
+def tokens_left(state: Mapping[str, Any], config: GraphConfig) -> int | None:
+    if config.max_tokens is None:
+        return None
+    return max(0, config.max_tokens - state.get("generated_tokens", 0))
+
+
+def budget_exhausted(state: Mapping[str, Any], config: GraphConfig) -> bool:
+    """True when either per-problem budget is used up."""
+    return calls_left(state, config) == 0 or tokens_left(state, config) == 0
+
+
+def clamp(state: Mapping[str, Any], config: GraphConfig, want: int, max_new_tokens: int) -> tuple[int, int]:
+    """(sequences, max_new_tokens per sequence) that fit what is left of both budgets."""
+    calls = calls_left(state, config)
+    n = want if calls is None else min(want, calls)
+    tokens = tokens_left(state, config)
+    if tokens is not None and n > 0:
+        max_new_tokens = max(1, min(max_new_tokens, tokens // n)) if tokens >= n else 1
+        n = min(n, tokens)
+    return n, max_new_tokens
+
+
+def generation(
+    config: GraphConfig, n: int, max_new_tokens: int, temperature: float | None = None
+) -> GenerationConfig:
+    return GenerationConfig(
+        n=n,
+        temperature=config.temperature if temperature is None else temperature,
+        top_p=config.top_p,
+        max_new_tokens=max_new_tokens,
+        seed=config.seed,
+    )
+
+
+def sample(
+    llm: LLM, prompts: Sequence[Prompt], gen: GenerationConfig
+) -> tuple[list[list[Completion]], dict[str, Any]]:
+    """Generate; return the completions and the compute update (calls, generated tokens)."""
+    rows = llm.generate(list(prompts), gen)
+    calls = sum(len(row) for row in rows)
+    tokens = sum(c.completion_tokens for row in rows for c in row)
+    return rows, {"llm_calls": calls, "generated_tokens": tokens}
+
+
+def new_draft(task: Task, completion: Completion, *, id: str, round: int, agent: int, kind: str) -> Draft:
+    """A draft record from one completion; no answer in it makes a failed draft (score 0)."""
+    parsed = parse_draft(task, completion.text)
+    return {
+        "id": id,
+        "round": round,
+        "agent": agent,
+        "kind": kind,
+        "text": parsed.text,
+        "answer": parsed.answer,
+        "ok": parsed.ok,
+        "error": parsed.error,
+        "score": None if parsed.ok else 0.0,
+        "tokens": completion.completion_tokens,
+    }
+
+
+def verify_update(verifier: Verifier, problem: Problem, drafts: Sequence[Draft]) -> dict[str, Any]:
+    """Score every unscored draft in one verifier call; the update for the state.
+
+    A verifier exception is caught: the drafts stay unscored, the error is
+    recorded, and `verifier_failed` makes the router stop with what it has.
+    """
+    todo = [d for d in drafts if d.get("score") is None]
+    if not todo:
+        return {}
+    try:
+        verification = verifier.verify(problem, [d["text"] for d in todo])
+        scores = [float(s) for s in verification.scores]
+        if len(scores) != len(todo):
+            raise ValueError(f"verifier returned {len(scores)} scores for {len(todo)} candidates")
+    except Exception as exc:  # noqa: BLE001 - a failing verifier ends the loop, it does not crash the run
+        log.warning("verifier %s failed: %s", getattr(verifier, "name", "?"), exc)
+        return {"errors": [f"verifier error: {type(exc).__name__}: {exc}"], "verifier_failed": True}
+    details = verification.details or [{} for _ in todo]
+    scored = []
+    for draft, score, detail in zip(todo, scores, details, strict=False):
+        item = {**draft, "score": min(1.0, max(0.0, score))}
+        rationales = detail.get("rationales") if isinstance(detail, dict) else None
+        if isinstance(rationales, list) and rationales and isinstance(rationales[0], str):
+            item["rationale"] = rationales[0]
+        scored.append(item)
+    usage = verification.usage
+    return {
+        "drafts": scored,
+        "llm_calls": int(usage.llm_calls),
+        "generated_tokens": int(usage.generated_tokens),
+    }
+
+
+def best_draft(drafts: Sequence[Draft]) -> Draft | None:
+    """The highest-scoring draft with an answer (ties: the earliest); None when none has one."""
+    best = None
+    for d in drafts:
+        if d.get("ok") and d.get("score") is not None and (best is None or d["score"] > best["score"]):
+            best = d
+    return best
+
+
+def decide(state: Mapping[str, Any], config: GraphConfig, score: float | None) -> Decision:
+    """Accept on the verifier's score; else stop on a verifier error, out of rounds or out of budget."""
+    if state.get("verifier_failed"):
+        return "verifier_error"
+    if score is not None and score >= config.threshold:
+        return "accept"
+    if state.get("round", 0) >= config.max_rounds:
+        return "max_rounds"
+    if budget_exhausted(state, config):
+        return "budget"
+    return "continue"
+
+
+def result_record(
+    state: Mapping[str, Any], config: GraphConfig, answer: str | None, score: float | None, status: str
+) -> dict[str, Any]:
+    """The finished problem's record; the runner adds correctness and seconds."""
+    drafts = state.get("drafts", [])
+    return {
+        "answer": answer,
+        "score": score,
+        "status": status,
+        "accepted": status == "accept",
+        "rounds": state.get("round", 0),
+        "drafts": len(drafts),
+        "failed_drafts": sum(1 for d in drafts if not d.get("ok")),
+        "llm_calls": state.get("llm_calls", 0),
+        "generated_tokens": state.get("generated_tokens", 0),
+        "mode": config.mode,
+        "errors": list(state.get("errors", [])),
+    }
+
+
+def graph_options(config: GraphConfig) -> dict[str, Any]:
+    """Run options for `invoke`/`stream`: enough recursion for `max_rounds` rounds of any graph."""
+    return {"recursion_limit": 8 * config.max_rounds + 20}

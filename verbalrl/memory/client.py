@@ -1,0 +1,195 @@
+"""Opening chromadb for memory: the folder checks, the lock, the client, the collections.
+
+In scope: an embedded `PersistentClient` on a folder (checked to be a memory
+folder or empty, locked for one writer) or an `HttpClient` to a `chroma run`
+server; telemetry off; one cosine collection per record kind, registered with
+verbalrl's embedding function (never chromadb's default, which downloads a
+model), each wrapped to retry chromadb's transient server errors
+(`retry.py`); a check that the stored vectors were made by the same embedder.
+Left out: reading and writing records (`chroma_memory.py`).
+
+Errors are translated: a folder chromadb cannot open gives
+`MemoryCorruptError` (and nothing in it is changed), a held folder
+`MemoryLockedError`, a silent server `MemoryUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from .codec import KINDS, Kind
+from .config import MemoryConfig
+from .embedding import Embedder, resolve_embedder
+from .errors import EmbedderMismatchError, MemoryCorruptError, MemoryUnavailableError
+from .lock import LOCK_NAME, FolderLock
+from .retry import RetryingCollection
+
+MARKER_NAME = "verbalrl-memory.json"
+FORMAT_VERSION = 1
+_CHROMA_FILES = frozenset({"chroma.sqlite3"})
+_COLLECTION_SUFFIX: dict[Kind, str] = {
+    "experience": "experiences",
+    "reflection": "reflections",
+    "concept": "concepts",
+}
+
+
+@register_embedding_function
+class VerbalRLEmbeddingFunction(EmbeddingFunction[Documents]):
+    """chromadb's view of a verbalrl `Embedder`, so text queries made by other
+    tools on these collections use the same model (and never chromadb's default)."""
+
+    def __init__(self, embedder: Embedder | str | None = None) -> None:
+        self._embedder = embedder if isinstance(embedder, Embedder) else None
+        self._spec = embedder.name if isinstance(embedder, Embedder) else (embedder or "default")
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's name
+        if self._embedder is None:
+            self._embedder = resolve_embedder(self._spec)
+        return list(self._embedder.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "verbalrl"
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"embedder": self._spec}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> VerbalRLEmbeddingFunction:
+        return VerbalRLEmbeddingFunction(str(config.get("embedder", "default")))
+
+
+@dataclass
+class OpenedStore:
+    """What `open_store` returns: the client, its collections and the held lock."""
+
+    client: ClientAPI
+    collections: dict[Kind, Collection]
+    lock: FolderLock | None
+    location: str
+
+
+def _settings(**extra: Any) -> Settings:
+    return Settings(anonymized_telemetry=False, **extra)
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a path that is a file, or a non-empty folder that is not a memory."""
+    if folder.exists() and not folder.is_dir():
+        raise MemoryCorruptError(f"memory path {folder} is a file, not a folder")
+    if not folder.exists():
+        return
+    names = {p.name for p in folder.iterdir()} - {LOCK_NAME}
+    if names and not (names & (_CHROMA_FILES | {MARKER_NAME})):
+        raise MemoryCorruptError(
+            f"{folder} is not empty and holds no verbalrl memory; refusing to write into it. "
+            "Give an empty or new folder."
+        )
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise MemoryCorruptError(f"memory folder {folder} is not readable and writable by you")
+
+
+def _check_marker(folder: Path, embedder: Embedder) -> None:
+    marker = folder / MARKER_NAME
+    if not marker.exists():
+        return
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MemoryCorruptError(f"{marker} is unreadable: {exc}") from exc
+    if info.get("embedder") != embedder.name:
+        raise EmbedderMismatchError(
+            f"memory at {folder} was built with embedder {info.get('embedder')!r}, "
+            f"not {embedder.name!r}; open it with that embedder, or export it and import "
+            "the JSONL into a new folder (import re-embeds)"
+        )
+
+
+def _write_marker(folder: Path, embedder: Embedder) -> None:
+    marker = folder / MARKER_NAME
+    if marker.exists():
+        return
+    info = {"format": FORMAT_VERSION, "embedder": embedder.name, "chromadb": chromadb.__version__}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(marker)
+
+
+def _collections(client: ClientAPI, config: MemoryConfig, embedder: Embedder) -> dict[Kind, Collection]:
+    ef = VerbalRLEmbeddingFunction(embedder)
+    out: dict[Kind, Collection] = {}
+    for kind in KINDS:
+        collection = client.get_or_create_collection(
+            f"{config.collection_prefix}-{_COLLECTION_SUFFIX[kind]}",
+            embedding_function=ef,  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+            # The embedder name also lives with the collection: a server has no marker file.
+            metadata={"verbalrl_format": FORMAT_VERSION, "embedder": embedder.name},
+        )
+        stored = (collection.metadata or {}).get("embedder")
+        if stored is not None and stored != embedder.name:
+            raise EmbedderMismatchError(
+                f"collection {collection.name} holds vectors from embedder {stored!r}, not {embedder.name!r}"
+            )
+        out[kind] = RetryingCollection(collection)  # type: ignore[assignment]
+    return out
+
+
+def open_store(config: MemoryConfig, embedder: Embedder) -> OpenedStore:
+    """Open (creating if new) the store `config` points at; see the module docstring."""
+    if config.host is not None:
+        try:
+            client = chromadb.HttpClient(host=config.host, port=config.port, settings=_settings())
+            client.heartbeat()
+        except Exception as exc:  # chromadb raises several types for a dead server
+            raise MemoryUnavailableError(
+                f"no chroma server answered at {config.host}:{config.port} ({exc}); "
+                "start one with `chroma run --path FOLDER --port PORT`"
+            ) from exc
+        return OpenedStore(
+            client,
+            _collections(client, config, embedder),
+            None,
+            f"http://{config.host}:{config.port}",
+        )
+
+    folder = config.folder
+    _check_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(folder).acquire()
+    try:
+        _check_marker(folder, embedder)
+        existed = (folder / "chroma.sqlite3").exists()
+        try:
+            client = chromadb.PersistentClient(path=str(folder), settings=_settings())
+            collections = _collections(client, config, embedder)
+        except EmbedderMismatchError:
+            raise
+        except Exception as exc:
+            if existed:
+                raise MemoryCorruptError(
+                    f"chromadb cannot open the memory at {folder} ({type(exc).__name__}: {exc}). "
+                    "Nothing was changed. Restore it from a JSONL export "
+                    "(`verbalrl memory import`) into a new folder."
+                ) from exc
+            raise
+        _write_marker(folder, embedder)
+    except BaseException:
+        lock.release()
+        raise
+    return OpenedStore(client, collections, lock, str(folder))

