@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench genrm clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,20 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/generation.py
+
+# Reproduces the packaged verifier `genrm-sum30` (about 20-30 min on 2 CPU cores):
+# sample a training pool with the embedded model, train direct GenRM (LoRA), copy the adapter.
+GENRM_RUN := runs/genrm-sum30
+GENRM_ASSET := verbalrl/verifier/assets/genrm-sum30
+genrm: setup
+	mkdir -p $(GENRM_RUN)
+	$(PY) -m verbalrl.cli sample --task arithmetic --level sum30 --split train --problems 120 \
+		--samples 8 --temperature 0.8 --max-new-tokens 64 --seed 0 --out $(GENRM_RUN)/train_pool.jsonl
+	$(PY) -m verbalrl.cli train-verifier --pool $(GENRM_RUN)/train_pool.jsonl --out $(GENRM_RUN)/genrm \
+		--kind genrm --epochs 2 --lr 3e-4 --lora-r 16 --batch-size 8 --negative-ratio 2
+	mkdir -p $(GENRM_ASSET)
+	cp $(GENRM_RUN)/genrm/adapter_config.json $(GENRM_RUN)/genrm/adapter_model.safetensors \
+		$(GENRM_RUN)/genrm/verifier.json $(GENRM_ASSET)/
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

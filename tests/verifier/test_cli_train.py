@@ -76,7 +76,7 @@ def test_sample_train_eval_end_to_end(tmp_path, smollm):  # smollm: the GGUF is 
         "--json",
         cwd=tmp_path,
     )
-    summary = json.loads(trained.stdout[trained.stdout.index("{") :])
+    summary = json.loads(trained.stdout)  # --json: stdout holds the JSON only
     assert summary["steps"] >= 1 and summary["examples"] >= 2
     meta = json.loads((tmp_path / "genrm" / "verifier.json").read_text())
     assert meta["kind"] == "genrm" and meta["base_model"] == "smollm2-135m-instruct"

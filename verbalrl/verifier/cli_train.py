@@ -11,7 +11,9 @@ and `load_llm` read, and `--resume` continues from the last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +39,11 @@ def _task_of(records: list[Any]) -> Any:
 
     first = records[0]
     return get_task(first.task, **first.task_options)
+
+
+def _quiet_stdout() -> contextlib.AbstractContextManager[Any]:
+    """Send the Trainer's progress and loss logs to stderr, so stdout stays clean for --json."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _report(result: Any, json_out: bool) -> None:
@@ -112,7 +119,9 @@ def register(app: typer.Typer) -> None:
             from .orm import train_orm
 
             examples = direct_examples(records, max_per_class, negative_ratio=negative_ratio)
-            _report(train_orm(examples, config, out, resume=resume), json_out)
+            with _quiet_stdout():
+                result = train_orm(examples, config, out, resume=resume)
+            _report(result, json_out)
             return
         if kind == "genrm":
             examples = direct_examples(records, max_per_class, negative_ratio=negative_ratio)
@@ -135,7 +144,9 @@ def register(app: typer.Typer) -> None:
 
         stored_kind: Literal["genrm", "genrm_cot"] = "genrm" if kind == "genrm" else "genrm_cot"
         err_console.print(f"{len(examples)} training examples ({kind}, λ={config.lam:.3g})")
-        _report(train_sft(examples, config, out, kind=stored_kind, resume=resume), json_out)
+        with _quiet_stdout():
+            result = train_sft(examples, config, out, kind=stored_kind, resume=resume)
+        _report(result, json_out)
 
     @app.command("train-generator")
     def train_generator(
@@ -187,4 +198,6 @@ def register(app: typer.Typer) -> None:
             the_task = get_task(task, **options)
             train = the_task.problems("train", n=problems, seed=seed)
             examples += reference_solution_examples(the_task, train)
-        _report(train_sft(examples, config, out, kind="generator", resume=resume), json_out)
+        with _quiet_stdout():
+            result = train_sft(examples, config, out, kind="generator", resume=resume)
+        _report(result, json_out)
