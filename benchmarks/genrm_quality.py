@@ -51,7 +51,16 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     timings: dict[str, float] = {}
-    common = ["--task", "arithmetic", "--level", "sum30", "--temperature", "0.8", "--max-new-tokens", str(args.max_new_tokens)]
+    common = [
+        "--task",
+        "arithmetic",
+        "--level",
+        "sum30",
+        "--temperature",
+        "0.8",
+        "--max-new-tokens",
+        str(args.max_new_tokens),
+    ]
     if not (work / "train_pool.jsonl").is_file():
         timings["sample_train"] = run(
             "sample",
