@@ -109,3 +109,14 @@ def test_openai_endpoint_example_against_verbalrl_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_demo_runs_every_method_with_the_packaged_verifier() -> None:
+    out = run_example(
+        "demo.py", "--problems", "1", "--n", "2", "--rounds", "1", *TINY, timeout=480
+    )
+    assert "verifier genrm:genrm-sum30" in out
+    for method in ("single", "single_shot", "self_consistency@2", "best_of_2", "reflective"):
+        assert f"│ {method} " in out
+    assert "memory after the stream" in out
