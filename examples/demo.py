@@ -13,7 +13,7 @@ stream of held-out arithmetic problems (a + b, a, b in [2, 30]):
 The loop decides with GenRM only; the gold answer scores the results afterwards.
 The numbers are whatever the model does on this stream: honest, not tuned.
 
-    python examples/demo.py [--problems 8] [--n 4] [--verifier genrm-sum30]
+    python examples/demo.py [--problems 16] [--n 4] [--verifier genrm-sum30]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--verifier", default="genrm-sum30", help="trained GenRM folder or packaged name")
-    parser.add_argument("--problems", type=int, default=8)
+    parser.add_argument("--problems", type=int, default=16)
     parser.add_argument("--n", type=int, default=4, help="samples / drafts per problem")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threshold", type=float, default=0.5)
