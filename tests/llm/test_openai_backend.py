@@ -8,7 +8,6 @@ with the real SmolLM2-135M-Instruct, compared with the same model in-process.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -309,14 +308,8 @@ def test_silent_server_times_out() -> None:
 REAL = "smollm2-135m-instruct"
 
 
-def _needs_registry() -> None:
-    if importlib.util.find_spec("verbalrl.llm.registry") is None:
-        pytest.skip("verbalrl.llm.registry (load_llm) is not written yet")
-
-
 @pytest.fixture(scope="module")
 def real_server() -> Iterator[str]:
-    _needs_registry()
     port = _dead_port()
     command = ["-m", "verbalrl.cli", "serve", "--model", REAL, "--port", str(port)]
     proc = subprocess.Popen(
@@ -356,7 +349,6 @@ def real_llm(real_server: str) -> Iterator[OpenAILLM]:
 
 @pytest.fixture(scope="module")
 def local_model() -> Any:
-    _needs_registry()
     from verbalrl.llm.registry import load_llm
 
     return load_llm(REAL)

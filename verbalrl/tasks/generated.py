@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from .base import BaseTask, Problem, Split
 
 
@@ -129,3 +131,27 @@ def _as_draft(value: Draft | tuple[str, str]) -> Draft:
         question, answer = value
         return Draft(question=str(question), answer=str(answer))
     raise TypeError(f"generate() must return a Draft or a (question, answer) tuple, got {value!r}")
+
+
+class WordCountRanges(BaseModel):
+    """Base of the word tasks' configs: `{train,test}_{min,max}_words`, checked to be ordered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train_min_words: int
+    train_max_words: int
+    test_min_words: int
+    test_max_words: int
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> WordCountRanges:
+        for split in ("train", "test"):
+            low, high = getattr(self, f"{split}_min_words"), getattr(self, f"{split}_max_words")
+            if low > high:
+                raise ValueError(f"{split}_min_words ({low}) must not exceed {split}_max_words ({high})")
+        return self
+
+    def word_range(self, split: Split) -> tuple[int, int]:
+        if split == "train":
+            return self.train_min_words, self.train_max_words
+        return self.test_min_words, self.test_max_words

@@ -12,40 +12,23 @@ import random
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from .answers import letters_only
 from .base import Problem, Split
-from .generated import Draft, GeneratedTask
+from .generated import Draft, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
 _QUOTED = re.compile(r'"([^"]+)"')
 
 
-class LastLetterConfig(BaseModel):
+class LastLetterConfig(WordCountRanges):
     """Word counts per split; a bad value raises a `ValidationError` naming the field."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     train_min_words: int = Field(2, ge=1, le=20)
     train_max_words: int = Field(4, ge=1, le=20)
     test_min_words: int = Field(5, ge=1, le=20)
     test_max_words: int = Field(6, ge=1, le=20)
-
-    @model_validator(mode="after")
-    def _ranges_ordered(self) -> LastLetterConfig:
-        for split in ("train", "test"):
-            low, high = getattr(self, f"{split}_min_words"), getattr(self, f"{split}_max_words")
-            if low > high:
-                raise ValueError(
-                    f"{split}_min_words ({low}) must not exceed {split}_max_words ({high})"
-                )
-        return self
-
-    def word_range(self, split: Split) -> tuple[int, int]:
-        if split == "train":
-            return self.train_min_words, self.train_max_words
-        return self.test_min_words, self.test_max_words
 
 
 def words_of(problem: Problem) -> list[str]:
@@ -72,9 +55,7 @@ class LastLetterTask(GeneratedTask):
         low, high = self.config.word_range(split)
         words = rng.sample(COMMON_WORDS, rng.randint(low, high))
         return Draft(
-            question=(
-                f'Take the last letters of the words in "{" ".join(words)}" and concatenate them.'
-            ),
+            question=(f'Take the last letters of the words in "{" ".join(words)}" and concatenate them.'),
             answer="".join(w[-1] for w in words),
             meta={"words": words},
         )

@@ -12,40 +12,23 @@ import random
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from .answers import words_only
 from .base import Problem, Split
-from .generated import Draft, GeneratedTask
+from .generated import Draft, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
 _AFTER_COLON = re.compile(r"^[^:]*:\s*")
 
 
-class WordSortConfig(BaseModel):
+class WordSortConfig(WordCountRanges):
     """Word counts per split; a bad value raises a `ValidationError` naming the field."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     train_min_words: int = Field(2, ge=2, le=20)
     train_max_words: int = Field(4, ge=2, le=20)
     test_min_words: int = Field(5, ge=2, le=20)
     test_max_words: int = Field(5, ge=2, le=20)
-
-    @model_validator(mode="after")
-    def _ranges_ordered(self) -> WordSortConfig:
-        for split in ("train", "test"):
-            low, high = getattr(self, f"{split}_min_words"), getattr(self, f"{split}_max_words")
-            if low > high:
-                raise ValueError(
-                    f"{split}_min_words ({low}) must not exceed {split}_max_words ({high})"
-                )
-        return self
-
-    def word_range(self, split: Split) -> tuple[int, int]:
-        if split == "train":
-            return self.train_min_words, self.train_max_words
-        return self.test_min_words, self.test_max_words
 
 
 def words_of(problem: Problem) -> list[str]:
@@ -66,10 +49,7 @@ def _why_first(best: str, runner_up: str) -> str:
         return f'"{best}" is a prefix of "{runner_up}", and the shorter word comes first'
     if common == 0:
         return f'"{best[0]}" comes before "{runner_up[0]}"'
-    return (
-        f'both start with "{best[:common]}", then "{best[common]}" comes before '
-        f'"{runner_up[common]}"'
-    )
+    return f'both start with "{best[:common]}", then "{best[common]}" comes before "{runner_up[common]}"'
 
 
 class WordSortTask(GeneratedTask):
@@ -109,8 +89,7 @@ class WordSortTask(GeneratedTask):
             return None
         lines = [
             f"The words to sort are: {', '.join(words)}.",
-            "I repeatedly pick the word that comes first alphabetically, comparing letter "
-            "by letter.",
+            "I repeatedly pick the word that comes first alphabetically, comparing letter by letter.",
         ]
         remaining = list(words)
         placed: list[str] = []
