@@ -106,3 +106,34 @@ def test_concepts_are_distilled_every_k_and_recalled(task, problems, memory) -> 
     assert [c.text for c in memory.concepts(task.name)] == ["Always read the box label before answering."]
     run(llm, verifier, memory, task, problems[1], n_drafts=1, distill_every=1)
     assert "Always read the box label" in solver_prompts(llm)[-1]
+
+
+def test_no_memory_ablation_keeps_reflexion_and_touches_no_memory(task, problems, memory) -> None:
+    llm = FakeLLM(
+        scripted({"solver": "Guess. Answer: 11", "reflector": "Plan: read the label on the box first."})
+    )
+    verifier = score_by_answer({"11": 0.2})
+    graph = build_reflective_graph(
+        llm, verifier, None, ReflectiveConfig(n_drafts=1, max_rounds=2, use_memory=False), task=task
+    )
+    out = graph.invoke(initial_state(problems[0]))
+    # same node path as with memory; the lesson still reaches the retry (Reflexion within the problem)
+    assert out["path"][:6] == ["recall", "solve", "verify", "reflect", "store_failure", "solve"]
+    assert out["result"]["stored"] == 0 and out["result"]["recalled"] == 0
+    prompts = solver_prompts(llm)
+    assert "read the label on the box first" in prompts[1]
+    # a memory passed alongside use_memory=False is neither read nor written
+    graph = build_reflective_graph(
+        llm, verifier, memory, ReflectiveConfig(n_drafts=1, max_rounds=1, use_memory=False), task=task
+    )
+    graph.invoke(initial_state(problems[1]))
+    assert memory.count("experience") == 0 and memory.count("reflection") == 0
+
+
+def test_reflective_graph_without_memory_needs_the_ablation_flag(task) -> None:
+    from verbalrl.graphs import build_graph
+
+    llm, verifier = FakeLLM(scripted({})), score_by_answer({})
+    with pytest.raises(ValueError, match="use_memory=False"):
+        build_graph("reflective", llm, verifier, ReflectiveConfig(), task=task)
+    assert build_graph("reflective", llm, verifier, ReflectiveConfig(use_memory=False), task=task) is not None

@@ -49,15 +49,18 @@ def build_graph(
     checkpointer: Any = None,
     task: Any = None,
 ) -> Any:
-    """Build graph `name`; the reflective graph needs `memory`."""
+    """Build graph `name`; the reflective graph needs `memory` unless its config has `use_memory=False`."""
     config = config or graph_config(name)
     if name == "single":
         return build_single_graph(llm, verifier, config, checkpointer, task=task)  # type: ignore[arg-type]
     if name == "multi":
         return build_multi_graph(llm, verifier, config, checkpointer, task=task)  # type: ignore[arg-type]
     if name == "reflective":
-        if memory is None:
-            raise ValueError("the reflective graph needs a memory (e.g. ChromaMemory(path))")
+        if memory is None and getattr(config, "use_memory", True):
+            raise ValueError(
+                "the reflective graph needs a memory (e.g. ChromaMemory(path)), "
+                "or ReflectiveConfig(use_memory=False) for the no-memory ablation"
+            )
         return build_reflective_graph(llm, verifier, memory, config, checkpointer, task=task)  # type: ignore[arg-type]
     raise ValueError(f"unknown graph {name!r}: choose one of {', '.join(GRAPHS)}")
 

@@ -84,6 +84,9 @@ class MultiConfig(GraphConfig):
 class ReflectiveConfig(GraphConfig):
     """Reflexion with memory: `max_rounds` is the number of trials per problem."""
 
+    use_memory: bool = Field(
+        True, description="recall from and store to memory; False: Reflexion within each problem only"
+    )
     recall_k: int = Field(3, ge=0, le=50, description="exemplars / failures / lessons / concepts recalled")
     n_lessons: int = Field(3, ge=0, le=20, description="recent lessons of this problem kept in context")
     distill_every: int = Field(

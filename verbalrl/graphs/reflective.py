@@ -82,23 +82,29 @@ def _run_of(run_config: RunnableConfig | None) -> str | None:
 def build_reflective_graph(
     llm: LLM,
     verifier: Verifier,
-    memory: Any,
+    memory: Any | None,
     config: ReflectiveConfig | None = None,
     checkpointer: Any = None,
     *,
     task: Task | None = None,
 ) -> Any:
-    """Compile the reflective graph; `memory` is a `verbalrl.memory.MemoryStore` (e.g. `ChromaMemory`)."""
+    """Compile the reflective graph; `memory` is a `verbalrl.memory.MemoryStore` (e.g. `ChromaMemory`).
+
+    With `config.use_memory=False` (the no-memory ablation) `memory` may be None: recall and the
+    store nodes still run (same node path) but read and write nothing; lessons stay in the state.
+    """
     from ..memory import DistillConfig, Experience, Provenance
 
     config = config or ReflectiveConfig()
+    if memory is None and config.use_memory:
+        raise ValueError("memory is None but config.use_memory is True")
     distill_config = DistillConfig(max_new_tokens=config.distill_max_new_tokens)
 
     def recall(state: ReflectiveState) -> dict[str, Any]:
         problem = problem_of(state)
         the_task = resolve_task(task, problem)
         update: dict[str, Any] = {"path": ["recall"], "memory_context": "", "recalled": 0}
-        if config.recall_k == 0:
+        if config.recall_k == 0 or not config.use_memory:
             return update
         try:
             context = memory.recall(
@@ -170,7 +176,7 @@ def build_reflective_graph(
         best = trial_best(state)
         mine = [d for d in state.get("drafts", []) if d["round"] == trial]
         chosen = best or (mine[-1] if mine else None)
-        if chosen is None:
+        if chosen is None or not config.use_memory:
             return {}
         confirmed = the_task.check(problem, chosen.get("answer")) if config.learn_from_feedback else None
         lessons = state.get("lessons", [])
