@@ -54,6 +54,13 @@ TokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="per-problem
 NewTokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="tokens per solution")]
 TempOpt = Annotated[float | None, typer.Option(help="sampling temperature")]
 AgentsOpt = Annotated[int | None, typer.Option("--agents", help="multi graph: number of agents")]
+NoMemoryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-memory",
+        help="reflective graph without memory (Reflexion within each problem only): the ablation",
+    ),
+]
 FeedbackOpt = Annotated[
     bool,
     typer.Option(
@@ -94,6 +101,8 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
     fields = {k: v for k, v in knobs.items() if v is not None}
     if "n_agents" in fields and graph != "multi":
         raise VerbalRLError("--agents applies to --graph multi only")
+    if "use_memory" in fields and graph != "reflective":
+        raise VerbalRLError("--no-memory applies to --graph reflective only")
     return graph_config(graph, **fields)
 
 
@@ -174,6 +183,7 @@ def register(app: typer.Typer) -> None:
         temperature: TempOpt = None,
         agents: AgentsOpt = None,
         learn_from_feedback: FeedbackOpt = False,
+        no_memory: NoMemoryOpt = False,
         progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
         json_out: JsonOpt = False,
     ) -> None:
@@ -187,7 +197,7 @@ def register(app: typer.Typer) -> None:
             llm = load_model(spec["model"], spec.get("base_url"), spec.get("dtype", "auto"))
             mem = (
                 open_memory(Path(spec["memory"]) if spec.get("memory") else None)
-                if spec["graph"] == "reflective"
+                if spec["graph"] == "reflective" and spec["config"].get("use_memory", True)
                 else None
             )
             try:
@@ -220,13 +230,14 @@ def register(app: typer.Typer) -> None:
                 temperature=temperature,
                 n_agents=agents,
                 learn_from_feedback=learn_from_feedback or None,
+                use_memory=False if no_memory else None,
             )
             options = task_options(level, data)
             the_task = get_task(task, **options)
             problems = the_task.problems(split=split, n=n, seed=seed)  # type: ignore[arg-type]
             llm = load_model(model, base_url, dtype)
             ver = load_verifier(verifier, llm, the_task)
-            mem = open_memory(memory) if graph == "reflective" else None
+            mem = open_memory(memory) if graph == "reflective" and not no_memory else None
             spec = {
                 "task_options": options,
                 "split": split,

@@ -559,7 +559,7 @@ def resume(
         )
         llm = load_llm(spec["model"], **options)
     verifier = verifier or load_verifier(spec["verifier"], llm, task)
-    if spec["graph"] == "reflective" and memory is None:
+    if spec["graph"] == "reflective" and memory is None and spec["config"].get("use_memory", True):
         from .memory import ChromaMemory
 
         memory = ChromaMemory(spec["memory"]) if spec.get("memory") else ChromaMemory()
