@@ -116,3 +116,30 @@ def test_any_sentence_transformers_path_or_callable_plugs_in(
             Experience(task="m", problem=UNRELATED, solution="x", outcome="success", verified=True)
         )
         assert memory.recall(PROBLEM, task="m", k=1).exemplars[0].experience.solution == "180"
+
+
+def test_embedding_cache_returns_the_same_vectors_and_skips_the_model(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    texts = ["What is 17 + 25?", "Plan: add the ones first.", "What is 17 + 25?"]
+    first = real_embedder.embed(texts)
+    model = real_embedder._model
+    calls: list[list[str]] = []
+    real_encode = model.encode
+
+    def counting(batch: list[str], **kwargs: object) -> object:
+        calls.append(list(batch))
+        return real_encode(batch, **kwargs)
+
+    model.encode = counting
+    try:
+        again = real_embedder.embed(["Plan: add the ones first.", "What is 17 + 25?", "A new text."])
+    finally:
+        model.encode = real_encode
+    assert calls == [["A new text."]]  # only the unseen text reaches the model
+    np.testing.assert_allclose(again[0], first[1], atol=1e-6)
+    np.testing.assert_allclose(again[1], first[0], atol=1e-6)
+    np.testing.assert_allclose(first[0], first[2], atol=1e-6)
+    assert again.dtype == np.float32 and np.allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
+    uncached = SentenceTransformerEmbedder(cache_size=0)
+    np.testing.assert_allclose(uncached.embed(["A new text."])[0], again[2], atol=1e-5)

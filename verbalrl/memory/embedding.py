@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -66,10 +67,19 @@ class SentenceTransformerEmbedder:
     The model loads on first use (opening a store for `stats` or `export`
     needs no model). A local folder is loaded with `local_files_only=True`, so
     nothing touches the network; a hub name is loaded the usual way.
+
+    The last `cache_size` distinct texts keep their vectors: a reflective round
+    embeds the same question for recall, for the experience and for merging, and
+    the model runs once for it (0 turns the cache off).
     """
 
     def __init__(
-        self, model: str | Path = DEFAULT_EMBEDDER, *, device: str = "cpu", batch_size: int = 64
+        self,
+        model: str | Path = DEFAULT_EMBEDDER,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        cache_size: int = 2048,
     ) -> None:
         self.name = str(model)
         self._path = default_model_dir() if self.name == DEFAULT_EMBEDDER else Path(str(model))
@@ -78,6 +88,9 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._dim: int | None = None
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = max(0, cache_size)
+        self._cache_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -102,15 +115,32 @@ class SentenceTransformerEmbedder:
         """Embed texts (normalised, so a dot product is the cosine similarity)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        vectors = model.encode(
-            list(texts),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return _unit_rows(vectors)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            model = self._load()
+            vectors = _unit_rows(
+                model.encode(
+                    missing,
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            )
+            fresh = dict(zip(missing, vectors, strict=True))
+            known.update(fresh)
+            if self._cache_size:
+                with self._cache_lock:
+                    for t, v in fresh.items():
+                        self._cache[t] = v
+                        self._cache.move_to_end(t)
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=True)
 
 
 class CallableEmbedder:
