@@ -196,9 +196,11 @@ class ChromaMemory:
                     provenance=exp.provenance,
                     created_at=exp.created_at,
                 )
-                # Also for a merged experience: its lesson may differ from the kept one's.
-                for exp, stored_id, new in zip(batch, batch_ids, changed, strict=True)
-                if new and exp.reflection
+                # Also for a merged experience (its lesson may differ from the kept one's) and for
+                # known content: a process killed between the two writes stored the experience but
+                # not its lesson, and a resumed run re-sends both. A known lesson is a no-op.
+                for exp, stored_id in zip(batch, batch_ids, strict=True)
+                if exp.reflection
             ]
             if lessons:
                 self._write_batch("reflection", lessons)
@@ -544,17 +546,21 @@ class ChromaMemory:
 
         This is how an import restores a backup. Caps are applied afterwards.
         """
-        by_kind: dict[Kind, list[Any]] = {kind: [] for kind in KINDS}
+        by_id: dict[Kind, dict[str, Any]] = {kind: {} for kind in KINDS}
         for record in records:
-            by_kind[kind_of(record)].append(record)
-        for kind, items in by_kind.items():
+            by_id[kind_of(record)][record.id] = record  # a repeated id (a duplicated line): the last wins
+        for kind, unique in by_id.items():
+            items = list(unique.values())
             for start in range(0, len(items), self.config.batch_size):
                 chunk = items[start : start + self.config.batch_size]
                 vectors = self.embedder.embed([embed_text(r) for r in chunk])
                 self._upsert(kind, list(zip(chunk, vectors, strict=True)))
             self._counts = {key: n for key, n in self._counts.items() if key[0] != kind}
-            for task in {r.task for r in items} if kind != "concept" else ():
-                self._enforce_cap(kind, task)
+            for task in {r.task for r in items}:
+                if kind == "concept":
+                    self._cap_concepts(task)
+                else:
+                    self._enforce_cap(kind, task)
         return len(records)
 
     # ---------------------------------------------------------------- concepts
@@ -567,16 +573,28 @@ class ChromaMemory:
 
     @_writes
     def replace_concepts(self, task: str, concepts: Sequence[Concept]) -> None:
-        """Make `concepts` the stored concepts of `task` (others of the task are deleted)."""
+        """Make `concepts` the stored concepts of `task` (others of the task are deleted).
+
+        At most `config.max_concepts` are kept, the strongest; a repeated id is stored once.
+        """
         col = self._col("concept")
         old = set(col.get(where={"task": task}, include=[])["ids"])
-        keep = [c for c in concepts if c.strength > 0]
+        keep = _strongest([c for c in concepts if c.strength > 0], self.config.max_concepts)
         gone = old - {c.id for c in keep}
         if gone:
             col.delete(ids=sorted(gone))
         if keep:
             vectors = self.embedder.embed([c.text for c in keep])
             self._upsert("concept", list(zip(keep, vectors, strict=True)))
+
+    def _cap_concepts(self, task: str) -> None:
+        """Delete the weakest (then oldest) concepts of `task` beyond `config.max_concepts`."""
+        col = self._col("concept")
+        got = col.get(where={"task": task}, include=["metadatas"])
+        if len(got["ids"]) > self.config.max_concepts:
+            stored = [cast(Concept, from_metadata("concept", m)) for m in got["metadatas"] or []]
+            keep = {c.id for c in _strongest(stored, self.config.max_concepts)}
+            col.delete(ids=[c.id for c in stored if c.id not in keep])
 
     @_writes
     def distill(
@@ -610,3 +628,10 @@ class ChromaMemory:
         if every <= 0 or self._since_distill[task] < every:
             return None
         return self.distill(llm, task, config=config)
+
+
+def _strongest(concepts: Iterable[Concept], n: int) -> list[Concept]:
+    """The `n` strongest concepts, newest first on ties, one per id (the last given wins)."""
+    unique = {c.id: c for c in concepts}
+    ranked = sorted(unique.values(), key=lambda c: (-c.strength, -(c.updated_at or c.created_at).timestamp()))
+    return ranked[:n]

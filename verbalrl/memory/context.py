@@ -8,7 +8,10 @@ section. Left out: choosing what to recall (the store does that).
 Retrieved text is data, never instructions: every stored text is put inside
 a fence longer than any run of backticks it contains (so it cannot close the
 fence), under a header that says it is quoted data, and each field is
-length-capped, as is the whole section.
+length-capped, as is the whole section. Chat-template control tokens in it
+(`<|im_start|>`, `[INST]`, ...) get a zero-width space after their first
+character: a tokenizer would otherwise read them as real turn boundaries,
+which no fence can stop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .records import Concept, Experience, Reflection
 
 _BACKTICKS = re.compile(r"`+")
+# Turn markers of common chat templates: ChatML / Llama 3 / Phi "<|...|>", DeepSeek
+# "<｜...｜>", Llama 2 "<s>", "[INST]", "<<SYS>>", Gemma "<start_of_turn>", "<bos>".
+_TEMPLATE_TOKEN = re.compile(r"<(?=[|｜]|/?s>|<?/?SYS>>|(?:start|end)_of_turn>|[be]os>)|\[(?=/?INST\])")
+ZERO_WIDTH_SPACE = "\u200b"
 
 PREAMBLE = (
     "## Memory from earlier attempts (quoted data)\n"
@@ -60,8 +67,14 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 14].rstrip() + " …[cut]"
 
 
+def defuse_template_tokens(text: str) -> str:
+    """`text` with a zero-width space after the first character of each chat-template token."""
+    return _TEMPLATE_TOKEN.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, text)
+
+
 def fence(text: str) -> str:
-    """`text` in a fenced block that nothing inside it can close."""
+    """`text` in a fenced block that nothing inside it can close (template tokens defused)."""
+    text = defuse_template_tokens(text)
     longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
     bar = "`" * max(3, longest + 1)
     return f"{bar}quoted-data\n{text}\n{bar}"
@@ -133,12 +146,13 @@ class MemoryContext(BaseModel):
         """The prompt section (empty string when nothing was recalled), at most `max_chars`.
 
         When over the cap, whole items are dropped from the end of each section
-        (least relevant last) rather than cut mid-fence.
+        (least relevant last) rather than cut mid-fence; when not even one item
+        fits, the section is empty (a preamble quoting nothing would only cost tokens).
         """
         if self.empty:
             return ""
         sections = self._blocks()
-        while True:
+        while any(items for _, items in sections):
             parts = [PREAMBLE]
             for header, items in sections:
                 if items:
@@ -149,6 +163,5 @@ class MemoryContext(BaseModel):
                 return text
             # Drop the last item of the longest section, keeping each fence whole.
             longest = max(sections, key=lambda s: len(s[1]))
-            if not longest[1]:
-                return PREAMBLE
             longest[1].pop()
+        return ""

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..llm.base import LLM, GenerationConfig, Message
 from .context import fence
 from .records import GENERAL_TASK, MAX_SOURCES, Concept, Experience, utcnow
-from .sanitize import normalise_for_key
+from .sanitize import MAX_CONCEPT_CHARS, clean_text, normalise_for_key
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def parse_operations(text: str, n_concepts: int) -> tuple[list[Operation], list[
         else:
             op = match["op"]
             index = int(match["index"]) if match["index"] else None
-            body = (match["text"] or "").strip()
+            # Cleaned as a concept's text will be: "ADD: \x1b" has no text (a Concept would refuse it).
+            body = clean_text(match["text"] or "", field="concept", max_chars=MAX_CONCEPT_CHARS)
             if op == "ADD" and (index is not None or not body):
                 reason = "ADD takes no id and needs a text"
             elif op != "ADD" and index is None:

@@ -50,7 +50,13 @@ def strip_controls(text: str) -> str:
 
 
 def clean_text(value: str | bytes, *, field: str, max_chars: int) -> str:
-    """Valid UTF-8, no control characters, trimmed, at most `max_chars` (warns when cut)."""
+    """Valid UTF-8, no control characters, trimmed, at most `max_chars` (warns when cut).
+
+    Anything but `str` or `bytes` raises `ValueError` (which pydantic reports as a
+    `ValidationError` naming the field): `5` or `None` is not text to store.
+    """
+    if not isinstance(value, str | bytes):
+        raise ValueError(f"{field} must be text, got {type(value).__name__}")
     text = strip_controls(to_text(value)).strip()
     if len(text) > max_chars:
         marker = f" …[truncated {len(text) - max_chars} chars]"

@@ -11,6 +11,7 @@ equal for it); each task composes these pieces.
 from __future__ import annotations
 
 import re
+import unicodedata
 from fractions import Fraction
 
 # Why a cap: `int()` refuses strings over 4300 digits (CPython's DoS guard) and
@@ -178,13 +179,21 @@ def _canonical_fraction(sign: str, num: str, den: str) -> str | None:
     return _canonical_decimal(neg, digits[:-places], digits[-places:])
 
 
+def _ascii_digits(text: str) -> str:
+    """`text` with every Unicode decimal digit ("١", "１", "३") written as its ASCII digit."""
+    if text.isascii():
+        return text
+    return "".join(str(d) if (d := unicodedata.decimal(ch, None)) is not None else ch for ch in text)
+
+
 def normalize_number(text: str) -> str | None:
     """The canonical string of a number written as `text`, or None if it is not one number.
 
     "1,234" -> "1234", "$5" -> "5", "5.0" -> "5", "-0" -> "0", "50%" -> "50",
-    "1/2" -> "0.5", "2/6" -> "1/3". Exact (no floats), so "0.1" stays "0.1".
+    "1/2" -> "0.5", "2/6" -> "1/3", "١٢" -> "12". Exact (no floats), so "0.1" stays "0.1".
+    The result is always ASCII: `re`'s `\\d` also matches other scripts' digits.
     """
-    cleaned = _NUMBER_DECORATION.sub("", text).replace("−", "-").strip().rstrip(".")
+    cleaned = _ascii_digits(_NUMBER_DECORATION.sub("", text).replace("−", "-")).strip().rstrip(".")
     if not cleaned or len(cleaned) > _MAX_NUMBER_CHARS:
         return None
     if "," in cleaned:

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .base import Problem, Split
+from .base import Problem, Split, task_config
 from .expressions import (
     BinOp,
     Expr,
@@ -103,7 +103,7 @@ class ArithmeticTask(GeneratedTask):
     answer_format = "Give the answer as a single integer."
 
     def __init__(self, config: ArithmeticConfig | None = None, **options: Any) -> None:
-        self.config = config or ArithmeticConfig(**options)
+        self.config = task_config(ArithmeticConfig, config, options)
 
     @property
     def level(self) -> Level:

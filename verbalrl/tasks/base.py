@@ -13,7 +13,7 @@ uses the question alone, so it can never leak into what a solver sees.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,8 @@ Split: TypeAlias = Literal["train", "test"]
 AnswerKind: TypeAlias = Literal["numeric", "text"]
 
 SPLITS: tuple[Split, ...] = ("train", "test")
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 DEFAULT_SYSTEM_PROMPT = (
     "You solve problems carefully. Reason briefly, step by step, then finish "
@@ -89,6 +91,18 @@ class Task(Protocol):
         ...
 
 
+def task_config(model: type[ConfigT], config: Any, options: dict[str, Any]) -> ConfigT:
+    """A task's validated options: `config` (a `model`, a dict, or None) with `options` on top.
+
+    Anything else raises pydantic's `ValidationError`, so a wrong `config=`
+    fails when the task is built, not at its first use.
+    """
+    if config is None:
+        return model(**options)
+    base = model.model_validate(config)
+    return model.model_validate({**base.model_dump(), **options}) if options else base
+
+
 class BaseTask(ABC):
     """Shared behaviour of tasks: subclass, set the class attributes, implement `sample_problems`.
 
@@ -126,13 +140,17 @@ class BaseTask(ABC):
         ]
 
     def extract_answer(self, text: str) -> str | None:
-        """The marked final answer (see `find_answer_segment`), else the task's fallback."""
+        """The marked final answer (see `find_answer_segment`), else the task's fallback.
+
+        A marked answer that `normalize` rejects ("Answer: ..." in a text task)
+        counts as no answer, so a draft never carries an answer no check can accept.
+        """
         if not isinstance(text, str):
             return None
         segment = find_answer_segment(text)
         if segment is not None:
             answer = self.answer_from_segment(segment)
-            if answer is not None:
+            if answer is not None and self.normalize(answer) is not None:
                 return answer
         return self.fallback_answer(text)
 

@@ -21,6 +21,14 @@ class TaskDataError(VerbalRLError):
     """A task's data file is missing, unreadable, malformed, or lacks a required key."""
 
 
+def expand_path(path: str | Path) -> Path:
+    """`path` with a leading `~` expanded; a `~user` that does not exist is a `TaskDataError`."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:  # pathlib's "Could not determine home directory."
+        raise TaskDataError(f"data path {str(path)!r}: cannot expand '~' ({exc})") from exc
+
+
 def read_jsonl(path: str | Path, required_keys: Iterable[str] = ()) -> list[dict[str, Any]]:
     """All JSON objects of a JSONL file; `TaskDataError` naming the file and line on a problem."""
     return [row for _, row in read_jsonl_lines(path, required_keys)]
@@ -30,7 +38,7 @@ def read_jsonl_lines(
     path: str | Path, required_keys: Iterable[str] = ()
 ) -> list[tuple[int, dict[str, Any]]]:
     """Like `read_jsonl`, with each row's 1-based line number (for later error messages)."""
-    path = Path(path).expanduser()
+    path = expand_path(path)
     if not path.is_file():
         hint = " (it is a folder)" if path.is_dir() else ""
         raise TaskDataError(f"data file not found: {path}{hint}")

@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .answers import normalize_number
-from .base import SPLITS, BaseTask, Problem, Split
-from .data import TaskDataError, read_jsonl, sample_indices
+from .base import SPLITS, BaseTask, Problem, Split, task_config
+from .data import TaskDataError, expand_path, read_jsonl, sample_indices
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 HF_DATASET = ("openai/gsm8k", "main")
@@ -62,7 +62,7 @@ def _split_files(config: GSM8KConfig) -> dict[Split, Path] | None:
     """Per-split files from the options or the environment; None means "try the defaults"."""
     files: dict[Split, Path] = {}
     if config.path is not None:
-        path = config.path.expanduser()
+        path = expand_path(config.path)
         if path.is_dir():
             files = {split: path / f"{split}.jsonl" for split in SPLITS}
         elif path.stem in SPLITS:
@@ -72,14 +72,14 @@ def _split_files(config: GSM8KConfig) -> dict[Split, Path] | None:
         else:
             files["test"] = path
     if config.train_path is not None:
-        files["train"] = config.train_path.expanduser()
+        files["train"] = expand_path(config.train_path)
     if config.test_path is not None:
-        files["test"] = config.test_path.expanduser()
+        files["test"] = expand_path(config.test_path)
     if files:
         return files
     env = os.environ.get(ENV_DIR)
     if env:
-        return {split: Path(env).expanduser() / f"{split}.jsonl" for split in SPLITS}
+        return {split: expand_path(env) / f"{split}.jsonl" for split in SPLITS}
     for folder in repo_data_dirs():
         if (folder / "test.jsonl").is_file():
             return {split: folder / f"{split}.jsonl" for split in SPLITS}
@@ -112,7 +112,7 @@ class GSM8KTask(BaseTask):
     answer_format = "Give the final answer as a single number."
 
     def __init__(self, config: GSM8KConfig | None = None, **options: Any) -> None:
-        self.config = config or GSM8KConfig(**options)
+        self.config = task_config(GSM8KConfig, config, options)
         self.files = _split_files(self.config)
         explicit = self.config.path or self.config.train_path or self.config.test_path
         if explicit is not None and self.files is not None:

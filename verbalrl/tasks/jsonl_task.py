@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .answers import normalize_number
-from .base import BaseTask, Problem, Split
+from .base import BaseTask, Problem, Split, task_config
 from .data import TaskDataError, read_jsonl_lines, sample_indices
 
 
@@ -55,7 +55,7 @@ class JSONLTask(BaseTask):
     """Question/answer pairs from JSONL files, checked numerically or by normalised text."""
 
     def __init__(self, config: JSONLConfig | None = None, **options: Any) -> None:
-        self.config = config or JSONLConfig(**options)
+        self.config = task_config(JSONLConfig, config, options)
         self.name = self.config.name
         self.description = self.config.description
         self.answer_kind = "numeric" if self.config.checker == "numeric" else "text"

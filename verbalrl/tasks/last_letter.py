@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from .answers import letters_only
-from .base import Problem, Split
+from .base import Problem, Split, task_config
 from .generated import Draft, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
@@ -49,7 +49,7 @@ class LastLetterTask(GeneratedTask):
     answer_format = "Give the letters joined as one lowercase string with no spaces."
 
     def __init__(self, config: LastLetterConfig | None = None, **options: Any) -> None:
-        self.config = config or LastLetterConfig(**options)
+        self.config = task_config(LastLetterConfig, config, options)
 
     def generate(self, rng: random.Random, split: Split) -> Draft:
         low, high = self.config.word_range(split)

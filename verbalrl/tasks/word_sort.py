@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from .answers import words_only
-from .base import Problem, Split
+from .base import Problem, Split, task_config
 from .generated import Draft, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
@@ -61,7 +61,7 @@ class WordSortTask(GeneratedTask):
     answer_format = "Give the sorted words on one line, separated by single spaces."
 
     def __init__(self, config: WordSortConfig | None = None, **options: Any) -> None:
-        self.config = config or WordSortConfig(**options)
+        self.config = task_config(WordSortConfig, config, options)
 
     def generate(self, rng: random.Random, split: Split) -> Draft:
         low, high = self.config.word_range(split)
