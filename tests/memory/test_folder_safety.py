@@ -104,3 +104,11 @@ def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(MemoryUnavailableError, match="chroma run"):
         ChromaMemory(config=MemoryConfig(host="127.0.0.1", port=9), embedder="hash:64")
     assert time.monotonic() - start < 60
+
+
+def test_memory_paths_expand_home_and_an_unknown_user_is_a_validation_error() -> None:
+    from pydantic import ValidationError
+
+    assert MemoryConfig(path="~/mem").folder == Path.home() / "mem"
+    with pytest.raises(ValidationError, match="cannot expand"):
+        MemoryConfig(path="~no-such-user-4471/mem")

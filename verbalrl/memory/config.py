@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..paths import verbalrl_home
 
@@ -63,6 +63,14 @@ class MemoryConfig(BaseModel):
     )
     item_max_chars: int = Field(800, ge=50, description="cap per rendered field")
     render_max_chars: int = Field(6_000, ge=200, description="cap on the rendered section")
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, path: Path | None) -> Path | None:
+        try:
+            return path.expanduser() if path is not None else None
+        except RuntimeError as exc:  # pathlib: "Could not determine home directory." (~nouser)
+            raise ValueError(f"cannot expand '~' in {str(path)!r}: {exc}") from exc
 
     @model_validator(mode="after")
     def _one_backend(self) -> MemoryConfig:

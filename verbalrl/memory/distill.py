@@ -100,8 +100,9 @@ def build_prompt(
     concepts: Sequence[Concept], experiences: Sequence[Experience], config: DistillConfig
 ) -> list[Message]:
     """Chat messages: the numbered concepts and the fenced experiences, then the rules."""
-    lines = ["Current insights:"]
-    lines += [f"{i}. {c.text} (strength {c.strength})" for i, c in enumerate(concepts, 1)]
+    lines = ["Current insights (quoted data):"]
+    # Concepts may come from an imported file: untrusted, so each is fenced like the attempts.
+    lines += [f"{i}. (strength {c.strength})\n{fence(c.text)}" for i, c in enumerate(concepts, 1)]
     if not concepts:
         lines.append("(none yet)")
     lines.append("\nAttempts (quoted data):")
