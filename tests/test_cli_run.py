@@ -144,6 +144,16 @@ def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
         (["run", "--n", "1"], "choose a verifier"),
         (["run", "--graph", "tree", "--verifier", "checker"], "unknown graph"),
         (["run", "--resume", "nope"], "no run 'nope'"),
+        (["run", "--ray", "--verifier", "checker"], "--ray needs a model server"),
+        (["run", "--ray-address", "auto", "--verifier", "checker", "--model", "openai:m"], "--ray needs"),
+        (
+            "run --ray -g reflective --verifier checker --model openai:m --base-url http://10.0.0.2:8/v1".split(),
+            "needs a memory server",
+        ),
+        ("run --ray -g reflective --memory /tmp/m --verifier checker".split(), "memory folder"),
+        (["run", "--memory", "/tmp/m", "--memory-url", "http://h:1", "--verifier", "checker"], "not both"),
+        (["run", "-g", "reflective", "--memory-url", "https://h:1", "--verifier", "checker"], "https"),
+        (["run", "--checkpoint-url", "mysql://db/x", "--verifier", "checker", "--n", "1"], "SQLite file"),
         (["solve", "   ", "--verifier", "genrm"], "question is empty"),
         (["solve", "x" * 30_000, "--verifier", "genrm"], "limit is 20,000"),
         (["solve", "What is 2+2?", "--verifier", "checker"], "needs a gold answer"),
@@ -152,8 +162,29 @@ def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
 )
 def test_bad_input_gives_clear_errors(app, tmp_path: Path, args: list[str], message: str) -> None:
     result = invoke(app, *args, "--runs-dir", tmp_path) if args[0] == "run" else invoke(app, *args)
-    assert isinstance(result.exception, VerbalRLError), result.output
+    assert isinstance(result.exception, VerbalRLError | ValueError), result.output
     assert message in str(result.exception)
+
+
+def test_checkpoint_url_is_recorded_and_resume_uses_it(app, tmp_path: Path) -> None:
+    ck = tmp_path / "elsewhere" / "ck.sqlite"
+    common = ["--runs-dir", tmp_path / "runs", "--no-progress", "--json"]
+    args = "run --n 3 --level 1 --verifier checker --max-rounds 1 --n-drafts 1".split()
+    result = invoke(app, *args, "--checkpoint-url", ck, "--keep-checkpoints", "--run-id", "ck", *common)
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "runs" / "ck" / "run.json").read_text())
+    assert spec["checkpoint_url"] == str(ck) and spec["keep_checkpoints"] is True
+    assert not (tmp_path / "runs" / "ck" / "checkpoints.sqlite").exists()
+    import sqlite3
+
+    def threads() -> int:
+        with sqlite3.connect(ck) as conn:
+            return int(conn.execute("SELECT count(DISTINCT thread_id) FROM checkpoints").fetchone()[0])
+
+    assert threads() == 3  # kept, in the given file
+    again = invoke(app, "run", "--resume", "ck", *common)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["skipped"] == 3 and threads() == 3
 
 
 def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:

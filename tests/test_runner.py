@@ -96,6 +96,8 @@ def test_resume_after_a_crash_mid_problem_continues_from_the_checkpoint(
     with pytest.raises(RuntimeError, match="injected crash"):
         Runner("single", crashing, FunctionVerifier(low), task, config, **common).run(problems)
     assert [r["problem_id"] for r in lines(tmp_path / "o.jsonl")] == [p.id for p in problems[:2]]
+    # written problems' checkpoints are deleted; the interrupted one's stay for the resume
+    assert set(threads(tmp_path / "runs" / "crash")) == {f"crash/{problems[2].id}"}
 
     healthy = FakeLLM(replies())
     report = Runner("single", healthy, FunctionVerifier(low), task, config, **common).run(problems)
@@ -110,6 +112,71 @@ def test_resume_after_a_crash_mid_problem_continues_from_the_checkpoint(
     assert sum("Your previous attempt" in k for k in kinds) == 2  # problems 3 and 4
     assert sum("strict reviewer" in k for k in kinds) == 1  # problem 4 only
     assert resumed["llm_calls"] == 4
+    assert threads(tmp_path / "runs" / "crash") == {}
+
+
+def threads(run_dir: Path) -> dict[str, int]:
+    """Checkpoints per thread in a run's SQLite file."""
+    import sqlite3
+
+    with sqlite3.connect(run_dir / "checkpoints.sqlite") as conn:
+        rows = conn.execute("SELECT thread_id, count(*) FROM checkpoints GROUP BY thread_id").fetchall()
+    return dict(rows)
+
+
+def test_checkpoints_are_pruned_unless_kept(task, problems, tmp_path: Path) -> None:
+    def run(run_id: str, keep: bool) -> None:
+        Runner(
+            "single",
+            FakeLLM(replies()),
+            FunctionVerifier(low),
+            task,
+            SingleConfig(n_drafts=1, max_rounds=2),
+            run_id=run_id,
+            runs_dir=tmp_path,
+            baselines=True,
+            baseline_n=2,
+            progress=False,
+            keep_checkpoints=keep,
+        ).run(problems)
+
+    run("pruned", keep=False)
+    assert threads(tmp_path / "pruned") == {}
+    assert len(read_results(tmp_path / "pruned" / "results.jsonl")) == 4 * 4
+    run("kept", keep=True)
+    kept = threads(tmp_path / "kept")
+    assert set(kept) == {f"kept/{p.id}" for p in problems} and all(n >= 5 for n in kept.values())
+    spec = json.loads((tmp_path / "kept" / "run.json").read_text())
+    assert spec["keep_checkpoints"] is True and spec["checkpoint_url"] is None
+    # a crash between the write and the delete leaves threads of written problems:
+    # the next run deletes them when it starts (and skips the problems)
+    run("kept", keep=False)
+    assert threads(tmp_path / "kept") == {}
+    assert len(read_results(tmp_path / "kept" / "results.jsonl")) == 4 * 4
+
+
+def test_a_problem_is_pruned_only_after_its_baselines_are_written(task, problems, tmp_path: Path) -> None:
+    common = dict(run_id="bl", runs_dir=tmp_path, baselines=True, baseline_n=2, progress=False)
+    config = SingleConfig(n_drafts=1, max_rounds=1)
+    # the graph's one draft per problem is fine; the first self-consistency sample crashes
+    calls = {"n": 0}
+    base = replies()
+
+    def reply(prompt: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] == 2:  # problem 1: graph draft (1), then the baselines' first sample (2)
+            raise RuntimeError("injected crash")
+        return base(prompt)
+
+    with pytest.raises(RuntimeError):
+        Runner("single", FakeLLM(reply), FunctionVerifier(low), task, config, **common).run(problems)
+    assert [r["method"] for r in read_results(tmp_path / "bl" / "results.jsonl")] == ["single"]
+    assert set(threads(tmp_path / "bl")) == {f"bl/{problems[0].id}"}  # graph written, baselines not
+    report = Runner("single", FakeLLM(replies()), FunctionVerifier(low), task, config, **common).run(problems)
+    assert sorted((r["method"], r["problem_id"]) for r in report["records"]) == sorted(
+        (m, p.id) for m in ("single", "single_shot", "self_consistency@2", "best_of_2") for p in problems
+    )
+    assert threads(tmp_path / "bl") == {}
 
 
 def test_torn_last_line_is_repaired(task, problems, tmp_path: Path) -> None:

@@ -3,7 +3,11 @@
 In scope: `register(app)`, which adds both commands to the main typer app;
 building the model, verifier, memory and graph config from options; the live
 node view of `solve`; the progress bar, summary table and resume of `run`
-(the `Runner` does the work). Heavy imports happen inside the commands so
+(the `Runner` does the work in this process; with `--ray`, `fanout.RayRunner`
+on Ray workers that share a model server, a memory server and the
+checkpoints: see docs/deployment.md). `--ray` is a flag and the cluster
+address a separate `--ray-address`, because typer options cannot take an
+optional value. Heavy imports happen inside the commands so
 `verbalrl --help` stays instant. Errors a user can cause are raised as
 `VerbalRLError`/`ValueError`; `verbalrl.cli.main` prints them as one line.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +66,40 @@ NoMemoryOpt = Annotated[
         help="reflective graph without memory (Reflexion within each problem only): the ablation",
     ),
 ]
+MemoryUrlOpt = Annotated[
+    str | None,
+    typer.Option(help="a `chroma run` server for memory, http://HOST:PORT (many processes share it)"),
+]
+CheckpointUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="where checkpoints live: a SQLite file path or postgresql://USER@HOST/DB "
+        "(default: checkpoints.sqlite in the run folder)"
+    ),
+]
+KeepCheckpointsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-checkpoints", help="keep finished problems' checkpoints (default: delete once written)"
+    ),
+]
+RayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="fan problems out to Ray workers (connects to RAY_ADDRESS or the local cluster, "
+        "else starts one); needs --model openai:NAME --base-url, and --memory-url for memory",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to use: auto, HOST:PORT or ray://HOST:PORT (implies --ray)"),
+]
+MaxInFlightOpt = Annotated[
+    int | None,
+    typer.Option(help="--ray: problems submitted and not yet written (default 2 x workers)"),
+]
+RetriesOpt = Annotated[int, typer.Option(help="--ray: times a failed problem is run again")]
 FeedbackOpt = Annotated[
     bool,
     typer.Option(
@@ -83,6 +122,18 @@ def open_memory(path: Path | None) -> Any:
 
     with err_console.status("opening memory ..."):
         return ChromaMemory(path) if path is not None else ChromaMemory()
+
+
+def open_memory_url(url: str) -> Any:
+    """A `ChromaMemory` on the `chroma run` server at `url` (tests replace this)."""
+    from .runner import open_run_memory
+
+    with err_console.status(f"connecting to memory at {url} ..."):
+        return open_run_memory(memory_url=url)
+
+
+def _open_run_memory(memory: str | None, memory_url: str | None) -> Any:
+    return open_memory_url(memory_url) if memory_url else open_memory(Path(memory) if memory else None)
 
 
 def task_options(level: str | None, data: str | None) -> dict[str, Any]:
@@ -160,6 +211,7 @@ def register(app: typer.Typer) -> None:
         dtype: DtypeOpt = "auto",
         verifier: VerifierOpt = None,
         memory: MemoryOpt = None,
+        memory_url: MemoryUrlOpt = None,
         output: Annotated[
             Path | None, typer.Option(help="results JSONL (default: in the run folder)")
         ] = None,
@@ -174,6 +226,12 @@ def register(app: typer.Typer) -> None:
         runs_dir: Annotated[
             Path | None, typer.Option(help="runs folder (default $VERBALRL_HOME/runs)")
         ] = None,
+        checkpoint_url: CheckpointUrlOpt = None,
+        keep_checkpoints: KeepCheckpointsOpt = False,
+        use_ray: RayOpt = False,
+        ray_address: RayAddressOpt = None,
+        max_in_flight: MaxInFlightOpt = None,
+        retries: RetriesOpt = 2,
         n_drafts: DraftsOpt = None,
         max_rounds: RoundsOpt = None,
         threshold: ThresholdOpt = None,
@@ -187,28 +245,47 @@ def register(app: typer.Typer) -> None:
         progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
         json_out: JsonOpt = False,
     ) -> None:
-        """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable."""
-        from .runner import Runner, load_verifier, read_spec, summary_table
+        """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable.
+
+        With --ray the problems fan out to Ray workers that share a model server
+        (--model openai:NAME --base-url URL), a memory server (--memory-url) and the
+        checkpoints (the run's SQLite file on one machine, --checkpoint-url postgresql://... on many).
+        """
+        from .runner import Runner, load_verifier, read_spec, summary_table, uses_memory
         from .runner import resume as resume_run
 
+        use_ray = use_ray or ray_address is not None
+        fan_out: dict[str, Any] = {"address": ray_address, "max_in_flight": max_in_flight, "retries": retries}
         if resume:
             spec = read_spec(resume, runs_dir)
             err_console.print(f"resuming run {resume} ({spec['graph']}, mode {spec['mode']})")
-            llm = load_model(spec["model"], spec.get("base_url"), spec.get("dtype", "auto"))
-            mem = (
-                open_memory(Path(spec["memory"]) if spec.get("memory") else None)
-                if spec["graph"] == "reflective" and spec["config"].get("use_memory", True)
-                else None
-            )
-            try:
-                report = resume_run(
-                    resume, runs_dir=runs_dir, llm=llm, memory=mem, progress=progress, console=err_console
+            if use_ray:
+                from .fanout import resume_with_ray
+
+                try:
+                    report = resume_with_ray(
+                        resume, runs_dir=runs_dir, progress=progress, console=err_console, **fan_out
+                    )
+                except KeyboardInterrupt:
+                    raise VerbalRLError(
+                        f"interrupted; finish with: verbalrl run --resume {resume} --ray"
+                    ) from None
+            else:
+                llm = load_model(spec["model"], spec.get("base_url"), spec.get("dtype", "auto"))
+                mem = (
+                    _open_run_memory(spec.get("memory"), spec.get("memory_url"))
+                    if uses_memory(spec["graph"], spec["config"])
+                    else None
                 )
-            except KeyboardInterrupt:
-                raise VerbalRLError(f"interrupted; finish with: verbalrl run --resume {resume}") from None
-            finally:
-                if mem is not None:
-                    mem.close()
+                try:
+                    report = resume_run(
+                        resume, runs_dir=runs_dir, llm=llm, memory=mem, progress=progress, console=err_console
+                    )
+                except KeyboardInterrupt:
+                    raise VerbalRLError(f"interrupted; finish with: verbalrl run --resume {resume}") from None
+                finally:
+                    if mem is not None:
+                        mem.close()
         else:
             from .graphs import GRAPHS
             from .tasks import get_task
@@ -219,6 +296,14 @@ def register(app: typer.Typer) -> None:
                 from .runner import verifier_help
 
                 raise VerbalRLError(verifier_help())
+            if memory is not None and memory_url is not None:
+                raise VerbalRLError("give --memory (a folder) or --memory-url (a chroma server), not both")
+            if use_ray and memory is not None:
+                raise VerbalRLError(
+                    "--ray cannot use a memory folder (it is locked to one process): start "
+                    f"`chroma run --path {memory} --host 0.0.0.0 --port 8000` and pass "
+                    "--memory-url http://HOST:8000"
+                )
             config = build_config(
                 graph,
                 n_drafts=n_drafts,
@@ -235,9 +320,8 @@ def register(app: typer.Typer) -> None:
             options = task_options(level, data)
             the_task = get_task(task, **options)
             problems = the_task.problems(split=split, n=n, seed=seed)  # type: ignore[arg-type]
-            llm = load_model(model, base_url, dtype)
-            ver = load_verifier(verifier, llm, the_task)
-            mem = open_memory(memory) if graph == "reflective" and not no_memory else None
+            if base_url is None and model.startswith("openai:"):
+                base_url = os.environ.get("OPENAI_BASE_URL")  # recorded, so workers and resume need no env
             spec = {
                 "task_options": options,
                 "split": split,
@@ -248,37 +332,56 @@ def register(app: typer.Typer) -> None:
                 "dtype": dtype,
                 "verifier": verifier,
                 "memory": str(memory.resolve()) if memory else None,
+                "memory_url": memory_url,
             }
-            runner = Runner(
-                graph,
-                llm,
-                ver,
-                the_task,
-                config,
-                memory=mem,
-                run_id=run_id,
-                output=output,
-                runs_dir=runs_dir,
-                baselines=baselines,
-                baseline_n=baseline_n,
-                progress=progress,
-                console=err_console,
-                spec=spec,
-            )
+            common: dict[str, Any] = {
+                "run_id": run_id,
+                "output": output,
+                "runs_dir": runs_dir,
+                "baselines": baselines,
+                "baseline_n": baseline_n,
+                "checkpoint_url": checkpoint_url,
+                "keep_checkpoints": keep_checkpoints,
+                "progress": progress,
+                "console": err_console,
+                "spec": spec,
+            }
+            mem = None
+            runner: Any
+            if use_ray:
+                from .fanout import RayRunner
+
+                runner = RayRunner(
+                    graph,
+                    the_task,
+                    config,
+                    model=model,
+                    base_url=base_url,
+                    verifier=verifier,
+                    memory_url=memory_url,
+                    **fan_out,
+                    **common,
+                )
+            else:
+                llm = load_model(model, base_url, dtype)
+                ver = load_verifier(verifier, llm, the_task)
+                if uses_memory(graph, config):
+                    mem = _open_run_memory(str(memory) if memory else None, memory_url)
+                runner = Runner(graph, llm, ver, the_task, config, memory=mem, **common)
+            resume_hint = f"verbalrl run --resume {runner.run_id}" + (" --ray" if use_ray else "")
             err_console.print(
-                f"run {runner.run_id}: {graph} on {task} ({len(problems)} problems, mode {config.mode})"
+                f"run {runner.run_id}: {graph} on {task} ({len(problems)} problems, mode {config.mode}"
+                + (", on Ray workers)" if use_ray else ")")
             )
             try:
                 report = runner.run(problems)
             except KeyboardInterrupt:
-                raise VerbalRLError(
-                    f"interrupted; finish with: verbalrl run --resume {runner.run_id}"
-                ) from None
+                raise VerbalRLError(f"interrupted; finish with: {resume_hint}") from None
             except Exception as exc:
                 err_console.print(
                     f"[red]run {runner.run_id} stopped[/]; finished problems are in {runner.output}"
                 )
-                err_console.print(f"finish it with: verbalrl run --resume {runner.run_id}")
+                err_console.print(f"finish it with: {resume_hint}")
                 raise exc
             finally:
                 if mem is not None:
