@@ -120,3 +120,15 @@ def test_demo_runs_every_method_with_the_packaged_verifier() -> None:
     for method in ("single", "single_shot", "self_consistency@2", "best_of_2", "reflective"):
         assert f"│ {method} " in out
     assert "memory after the stream" in out
+
+
+@pytest.mark.slow
+def test_ray_scale_out_example() -> None:
+    pytest.importorskip("ray")
+    out = run_example("ray_scale_out.py", "--problems", "4", "--max-new-tokens", "24", timeout=420)
+    lines = [line for line in out.splitlines() if line.startswith("  arithmetic-test-")]
+    # one line per problem, in problem order (ids are arithmetic-test-<index>-<hash>)
+    assert [int(line.split("-")[2]) for line in lines] == [0, 1, 2, 3]
+    workers = {line.rsplit("worker ", 1)[1] for line in lines}
+    assert len(workers) == 2  # both Ray worker processes solved problems
+    assert "experiences" in out.split("shared memory after the run:")[1]
