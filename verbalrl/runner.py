@@ -36,7 +36,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,24 +45,61 @@ from .errors import ContextLengthError, VerbalRLError
 from .graphs import GraphConfig, build_graph, graph_config, graph_options, initial_state
 from .graphs.steps import result_record
 from .llm.base import LLM, Completion, GenerationConfig, Prompt
-from .paths import verbalrl_home
+from .results import append_line, read_results, repair_tail, summarize, summary_table
+from .run_spec import (
+    RUN_FILE,
+    load_generator,
+    load_verifier,
+    new_run_id,
+    open_run_memory,
+    parse_memory_url,
+    read_spec,
+    runs_root,
+    spec_problems,
+    spec_run_options,
+    uses_memory,
+    verifier_help,
+)
 from .tasks.base import Problem, Task
 from .verifier.base import Verification, Verifier
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
+__all__ = [  # the results and spec helpers are re-exported from results.py and run_spec.py
+    "BaseRunner",
+    "CHECKPOINTS",
+    "EventHandler",
+    "ModelClock",
+    "ProblemSolver",
+    "RUN_FILE",
+    "RunReport",
+    "Runner",
+    "TimedLLM",
+    "TimedVerifier",
+    "append_line",
+    "load_generator",
+    "load_verifier",
+    "new_run_id",
+    "open_run_memory",
+    "parse_memory_url",
+    "read_results",
+    "read_spec",
+    "repair_tail",
+    "resume",
+    "run_methods",
+    "runs_root",
+    "spec_problems",
+    "spec_run_options",
+    "summarize",
+    "summary_table",
+    "thread_id",
+    "uses_memory",
+    "verifier_help",
+    "worker_name",
+]
+
 CHECKPOINTS = "checkpoints.sqlite"
 EventHandler = Callable[[str, str, dict[str, Any]], None]
-
-
-def runs_root() -> Path:
-    """Where runs live: `$VERBALRL_HOME/runs/<run_id>/` (spec and checkpoints)."""
-    return verbalrl_home() / "runs"
-
-
-def new_run_id(graph: str) -> str:
-    return f"{graph}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 # ----------------------------------------------------------------- model-time accounting
@@ -137,96 +173,6 @@ class TimedVerifier:
             return self.verifier.verify(problem, candidates)
         finally:
             self.clock.leave()
-
-
-# ----------------------------------------------------------------- results file
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """The records in a results JSONL (a torn last line from a crash is ignored)."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def _repair_tail(path: Path) -> None:
-    """Cut a half-written last line (a crash during a write) so appends start on a fresh line."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return
-    cut = data.rfind(b"\n") + 1
-    with path.open("r+b") as fh:
-        fh.truncate(cut)
-    log.warning("%s: dropped a half-written last line", path)
-
-
-def append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and make it durable (flush + fsync) before going on."""
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-# ----------------------------------------------------------------- summary
-def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per method: problems, accuracy, mean LLM calls / generated tokens / seconds, mean score."""
-    by_method: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        by_method.setdefault(r["method"], []).append(r)
-
-    def mean(values: list[float]) -> float | None:
-        return round(sum(values) / len(values), 4) if values else None
-
-    rows = []
-    for method, items in by_method.items():
-        judged = [r["correct"] for r in items if r.get("correct") is not None]
-        rows.append(
-            {
-                "method": method,
-                "mode": items[0].get("mode"),
-                "problems": len(items),
-                "accuracy": mean([float(c) for c in judged]),
-                "mean_llm_calls": mean([r["llm_calls"] for r in items]),
-                "mean_generated_tokens": mean([r["generated_tokens"] for r in items]),
-                "mean_seconds": mean([r["seconds"] for r in items]),
-                "mean_score": mean([r["score"] for r in items if r.get("score") is not None]),
-                "accepted": mean([float(r["accepted"]) for r in items if "accepted" in r]),
-                "no_answer": sum(1 for r in items if r.get("answer") is None),
-            }
-        )
-    return rows
-
-
-def summary_table(rows: Sequence[dict[str, Any]], title: str = "results") -> Any:
-    """A rich table of `summarize` rows: accuracy, mean LLM calls / generated tokens / seconds per problem."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("method", "n", "acc", "calls", "tokens", "sec", "score", "no ans"):
-        table.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
-
-    def fmt(value: Any, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
-
-    for r in rows:
-        table.add_row(
-            r["method"],
-            str(r["problems"]),
-            fmt(r["accuracy"], ".1%"),
-            fmt(r["mean_llm_calls"], ".1f"),
-            fmt(r["mean_generated_tokens"], ".0f"),
-            fmt(r["mean_seconds"], ".2f"),
-            fmt(r["mean_score"], ".2f"),
-            str(r["no_answer"]),
-        )
-    return table
 
 
 # ----------------------------------------------------------------- the work on one problem
@@ -487,7 +433,7 @@ class BaseRunner:
         if len(set(ids)) != len(ids):
             raise VerbalRLError("problem ids must be unique within a run (they name the checkpoints)")
         self.output.parent.mkdir(parents=True, exist_ok=True)
-        _repair_tail(self.output)
+        repair_tail(self.output)
         done = {(r.get("method"), r.get("problem_id")) for r in read_results(self.output)}
         methods = self.methods()
         todo = [p for p in problems if any((m, p.id) not in done for m in methods)]
@@ -639,127 +585,6 @@ class Runner(BaseRunner):
         finally:
             close()
         return self._finish(problems, len(problems) - len(todo))
-
-
-# ----------------------------------------------------------------- building from a spec (CLI, resume)
-def load_verifier(spec: str, llm: LLM, task: Task) -> Verifier:
-    """A verifier from a CLI spec.
-
-    `checker` (the task's exact checker: an oracle, for experiments), `genrm`
-    / `genrm-cot` (the generator model itself, untrained: a poor verifier, a
-    warning), or a trained verifier folder (`PATH`, `genrm:PATH`, `genrm-cot:PATH`).
-    """
-    from .verifier.base import CheckerVerifier
-    from .verifier.genrm import GenRMVerifier
-    from .verifier.genrm_cot import GenRMCoTVerifier
-
-    if not spec or not spec.strip():
-        raise VerbalRLError(verifier_help())
-    if spec == "checker":
-        log.warning("verifier 'checker' reads the gold answer: an oracle for experiments, not a real run")
-        return CheckerVerifier(task)
-    if spec == "genrm":
-        log.warning("GenRM on the untrained generator model: expect a poor verifier")
-        return GenRMVerifier(llm, name=f"genrm:untrained:{llm.name}")
-    if spec in ("genrm-cot", "genrm_cot"):
-        log.warning("GenRM-CoT on the untrained generator model: expect a poor verifier")
-        return GenRMCoTVerifier(llm, name=f"genrm_cot:untrained:{llm.name}")
-    kind, _, path = (
-        spec.partition(":")
-        if spec.split(":", 1)[0] in ("genrm", "genrm-cot", "genrm_cot")
-        else ("", "", spec)
-    )
-    from .verifier.artifact import resolve_artifact
-
-    path = str(resolve_artifact(path))
-    if not Path(path).exists():
-        raise VerbalRLError(f"verifier {spec!r}: no such folder. {verifier_help()}")
-    if kind in ("genrm-cot", "genrm_cot"):
-        return GenRMCoTVerifier.load(path)
-    from .verifier.artifact import is_artifact, read_metadata
-
-    if not kind and is_artifact(path) and read_metadata(path).kind == "genrm_cot":
-        return GenRMCoTVerifier.load(path)
-    return GenRMVerifier.load(path)
-
-
-def verifier_help() -> str:
-    return (
-        "choose a verifier: --verifier PATH (a trained GenRM folder from `verbalrl train-verifier`), "
-        "'genrm-sum30' (the packaged GenRM for arithmetic sum30), "
-        "'genrm-cot:PATH', 'checker' (oracle, reads the gold answer: experiments only), or "
-        "'genrm' (the untrained generator as GenRM: a poor verifier)"
-    )
-
-
-def read_spec(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]:
-    """The recorded spec of run `run_id` (a clear error when there is none)."""
-    path = Path(runs_dir or runs_root()) / run_id / RUN_FILE
-    if not path.is_file():
-        raise VerbalRLError(
-            f"no run {run_id!r}: {path} does not exist (see the run id printed by `verbalrl run`)"
-        )
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def load_generator(model: str, base_url: str | None = None, dtype: str = "auto") -> LLM:
-    """The generator a run spec names (`openai:NAME` with `base_url`, or a local model in `dtype`)."""
-    from .llm.registry import load_llm
-
-    if base_url:
-        return load_llm(model, base_url=base_url)
-    return load_llm(model, dtype=dtype)
-
-
-def parse_memory_url(url: str) -> tuple[str, int]:
-    """(host, port) of a `chroma run` server URL such as `http://10.0.0.5:8000` (port default 8000)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme != "http" or not parts.hostname or parts.path.strip("/"):
-        raise VerbalRLError(
-            f"memory URL {url!r}: give http://HOST:PORT of a `chroma run` server (https is not supported)"
-        )
-    try:
-        port = parts.port or 8000
-    except ValueError as exc:
-        raise VerbalRLError(f"memory URL {url!r}: {exc}") from None
-    return parts.hostname, port
-
-
-def uses_memory(graph: str, config: GraphConfig | dict[str, Any]) -> bool:
-    """Whether graph `graph` with `config` reads and writes memory."""
-    fields = config if isinstance(config, dict) else config.model_dump()
-    return graph == "reflective" and bool(fields.get("use_memory", True))
-
-
-def open_run_memory(memory: str | None = None, memory_url: str | None = None) -> Any:
-    """A `ChromaMemory`: the `chroma run` server at `memory_url`, else folder `memory` (else the default)."""
-    from .memory import ChromaMemory
-
-    if memory_url:
-        host, port = parse_memory_url(memory_url)
-        return ChromaMemory(host=host, port=port)
-    return ChromaMemory(memory) if memory else ChromaMemory()
-
-
-def spec_problems(spec: dict[str, Any]) -> tuple[Task, list[Problem]]:
-    """The task and the problems a CLI run spec names."""
-    from .tasks.registry import get_task
-
-    task = get_task(spec["task"], **spec.get("task_options", {}))
-    return task, list(task.problems(spec["split"], n=spec["n"], seed=spec.get("seed", 0)))
-
-
-def spec_run_options(spec: dict[str, Any]) -> dict[str, Any]:
-    """The `BaseRunner` options recorded in a run spec (to finish the run the same way)."""
-    return {
-        "output": spec["output"],
-        "baselines": spec.get("baselines", False),
-        "baseline_n": spec.get("baseline_n"),
-        "checkpoint_url": spec.get("checkpoint_url"),
-        "keep_checkpoints": spec.get("keep_checkpoints", False),
-    }
 
 
 def resume(

@@ -82,7 +82,7 @@ def _run_of(run_config: RunnableConfig | None) -> str | None:
 def build_reflective_graph(
     llm: LLM,
     verifier: Verifier,
-    memory: Any | None,
+    memory: Any,  # None only with config.use_memory=False
     config: ReflectiveConfig | None = None,
     checkpointer: Any = None,
     *,
