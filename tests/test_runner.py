@@ -307,3 +307,24 @@ def test_a_problem_too_long_for_the_model_is_recorded_and_the_run_goes_on(task, 
     assert len(rows) == 4 and all(r["status"] == "error" and r["answer"] is None for r in rows)
     assert "8192" in rows[0]["errors"][-1]
     assert sum(r["method"] == "single" and r["status"] != "error" for r in report["records"]) == 2
+
+
+def test_run_spec_is_written_atomically_and_a_broken_one_is_a_clear_error(tmp_path: Path) -> None:
+    from verbalrl.errors import VerbalRLError
+    from verbalrl.run_spec import read_spec
+
+    task = get_task("arithmetic", level=1)
+    runner = Runner(
+        "single", FakeLLM("Answer: 1"), CheckerVerifier(task), task, SingleConfig(n_drafts=1),
+        run_id="spec", runs_dir=tmp_path, progress=False,
+    )
+    runner.run(task.problems("test", n=1))
+    spec_file = tmp_path / "spec" / "run.json"
+    assert read_spec("spec", tmp_path)["graph"] == "single"
+    assert not spec_file.with_name("run.json.tmp").exists()
+    spec_file.write_text("", encoding="utf-8")  # what a kill mid-write used to leave
+    with pytest.raises(VerbalRLError, match="unreadable.*cannot be resumed"):
+        read_spec("spec", tmp_path)
+    spec_file.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(VerbalRLError, match="not a verbalrl run spec"):
+        read_spec("spec", tmp_path)

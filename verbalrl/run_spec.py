@@ -95,7 +95,13 @@ def read_spec(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]
         raise VerbalRLError(
             f"no run {run_id!r}: {path} does not exist (see the run id printed by `verbalrl run`)"
         )
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VerbalRLError(f"run {run_id!r}: {path} is unreadable ({exc}); it cannot be resumed") from None
+    if not isinstance(spec, dict) or "graph" not in spec:
+        raise VerbalRLError(f"run {run_id!r}: {path} is not a verbalrl run spec")
+    return spec
 
 
 def load_generator(model: str, base_url: str | None = None, dtype: str = "auto") -> LLM:

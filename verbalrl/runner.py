@@ -247,7 +247,10 @@ class ProblemSolver:
         if snapshot.values and not snapshot.next and "result" in snapshot.values:
             values = snapshot.values  # finished before the crash, not yet written
         else:
-            payload = None if (snapshot.values and snapshot.next) else initial_state(problem)
+            # Any saved state continues from its checkpoint, also one with an empty `next`: a kill
+            # after a node's writes were saved but before its step's checkpoint shows exactly that,
+            # and starting over there would run the graph twice on one thread.
+            payload = None if snapshot.values else initial_state(problem)
             try:
                 for update in graph.stream(payload, thread, stream_mode="updates"):
                     if self.on_event is not None:
@@ -422,7 +425,13 @@ class BaseRunner:
             "created": datetime.now(UTC).isoformat(),
             **self.spec,
         }
-        path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+        # Atomic: a kill mid-write must not leave a truncated run.json (resume reads it).
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(spec, indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
     def methods(self) -> list[str]:
         return run_methods(self.graph_name, self.baselines, self.baseline_n)

@@ -43,7 +43,8 @@ class FolderLock:
             raise MemoryLockedError(
                 f"memory folder {self.path.parent} is in use by another writer ({holder}). "
                 "chromadb is not process-safe: use one process per folder, or share memory "
-                "between processes through a `chroma run` server (MemoryConfig(host=...))."
+                "between processes through a `chroma run` server (`--memory-url http://HOST:PORT` "
+                "on the CLI, `ChromaMemory(host=..., port=...)` in Python)."
             ) from None
         handle.seek(0)
         handle.truncate()
