@@ -42,10 +42,10 @@ def baselines_stage(
 ) -> None:
     """SC@n and BoN@n (one shared draw of n samples) for every problem not yet in `out`."""
     done = {r["problem_id"] for r in read_results(out)} if out.exists() else set()
-    gen = generation(config, 1, config.max_new_tokens)
     for i, problem in enumerate(problems):
         if problem.id in done:
             continue
+        gen = generation(config, 1, config.max_new_tokens, salt=f"{problem.id}/solve")
         records = run_baselines(
             llm, verifier, task, problem, n=n, gen=gen, kinds=("self_consistency", "best_of_n")
         )

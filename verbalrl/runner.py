@@ -292,7 +292,8 @@ class ProblemSolver:
         from .baselines import run_baselines
         from .graphs.steps import generation
 
-        gen = generation(self.config, 1, self.config.max_new_tokens)
+        # the graphs' first solve uses the same seed: a baseline and a graph draw paired samples
+        gen = generation(self.config, 1, self.config.max_new_tokens, salt=f"{problem.id}/solve")
         try:
             records = run_baselines(self.llm, self.verifier, self.task, problem, n=self.baseline_n, gen=gen)
         except ContextLengthError as exc:

@@ -130,3 +130,23 @@ def test_best_draft_over_all_rounds_is_the_answer(task, problems, n_drafts: int)
     llm = FakeLLM(scripted({"solver": "Answer: 5", "critic": "hmm", "reviser": "Answer: 6"}))
     out = run(llm, score_by_answer({"5": 0.4, "6": 0.2}), task, problems[0], n_drafts=n_drafts, max_rounds=2)
     assert out["result"]["answer"] == "5" and out["result"]["score"] == 0.4
+
+
+def test_each_call_draws_its_own_seed_per_problem_and_step_and_reruns_repeat(task, problems) -> None:
+    def seeds(problem: Any) -> list[int | None]:
+        llm = FakeLLM(scripted({"solver": "Answer: 1", "critic": "Redo it.", "reviser": "Answer: 2"}))
+        graph = build_single_graph(
+            llm, score_by_answer({}), SingleConfig(n_drafts=2, max_rounds=2, seed=7), task=task
+        )
+        graph.invoke(initial_state(problem))
+        return [c.config.seed for c in llm.calls if c.method == "generate"]
+
+    first, again, other = seeds(problems[0]), seeds(problems[0]), seeds(problems[1])
+    assert len(first) == 3  # solve, critique, revise
+    assert first == again  # the same run repeats exactly
+    assert len(set(first)) == 3 and not set(first) & set(other)  # steps and problems draw apart
+    unseeded = FakeLLM(scripted({"solver": "Answer: 1"}))
+    build_single_graph(unseeded, score_by_answer({"1": 0.9}), SingleConfig(), task=task).invoke(
+        initial_state(problems[0])
+    )
+    assert [c.config.seed for c in unseeded.calls if c.method == "generate"] == [None]

@@ -39,7 +39,9 @@ class GraphConfig(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_new_tokens: int = Field(256, ge=1, le=32_768, description="per solution")
     critic_max_new_tokens: int = Field(128, ge=1, le=32_768, description="per critique / lesson")
-    seed: int | None = None
+    seed: int | None = Field(
+        None, description="base seed: each call's seed derives from it, the problem id and the step"
+    )
     revise_top: int = Field(1, ge=1, description="single graph: best drafts critiqued and revised per round")
     critique_from_verifier: bool = Field(
         True, description="use a GenRM-CoT rationale as the critique when the verifier gives one"

@@ -124,7 +124,10 @@ def build_multi_graph(
         # Each of the n parallel agents gets an equal share of what is left of the token budget.
         budget = state["budget"]
         _, max_new = clamp(budget, config, budget["n"], config.max_new_tokens)
-        gen = generation(config, 1, max_new, temperature=config.agent_temperature(agent))
+        gen = generation(
+            config, 1, max_new, temperature=config.agent_temperature(agent),
+            salt=f"{problem.id}/agent{agent}/round{round}",
+        )
         rows, usage = sample(llm, [prompt], gen)
         kind = "draft" if round == 1 else "debate"
         made = new_draft(the_task, rows[0][0], id=f"r{round}-a{agent}", round=round, agent=agent, kind=kind)

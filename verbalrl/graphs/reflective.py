@@ -133,7 +133,9 @@ def build_reflective_graph(
         update: dict[str, Any] = {"round": trial, "path": ["solve"]}
         if n == 0:
             return update
-        rows, usage = sample(llm, [prompt], generation(config, n, max_new))
+        # trial 1 shares its seed with the other graphs' first solve and the baselines (paired samples)
+        salt = f"{problem.id}/solve" if trial == 1 else f"{problem.id}/solve/{trial}"
+        rows, usage = sample(llm, [prompt], generation(config, n, max_new, salt=salt))
         drafts = [
             new_draft(the_task, c, id=f"r{trial}-{i}", round=trial, agent=0, kind="draft")
             for i, c in enumerate(rows[0])
@@ -165,7 +167,8 @@ def build_reflective_graph(
         attempt = best["text"] if best else next((d["text"] for d in reversed(state.get("drafts", []))), "")
         score = best["score"] if best else 0.0
         _, max_new = clamp(state, config, 1, config.critic_max_new_tokens)
-        rows, usage = sample(llm, [reflector_prompt(problem, attempt, score)], generation(config, 1, max_new))
+        gen = generation(config, 1, max_new, salt=f"{problem.id}/reflect/{state.get('round', 0)}")
+        rows, usage = sample(llm, [reflector_prompt(problem, attempt, score)], gen)
         lesson = parse_lesson(rows[0][0].text)
         return {**usage, "path": ["reflect"], "lessons": [lesson.text]}
 

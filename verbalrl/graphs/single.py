@@ -55,7 +55,8 @@ def build_single_graph(
         update: dict[str, Any] = {"round": 1, "path": ["solve"]}
         if n == 0:
             return update
-        rows, usage = sample(llm, [solver_prompt(the_task, problem)], generation(config, n, max_new))
+        gen = generation(config, n, max_new, salt=f"{problem.id}/solve")
+        rows, usage = sample(llm, [solver_prompt(the_task, problem)], gen)
         drafts = [
             new_draft(the_task, c, id=f"r1-{i}", round=1, agent=0, kind="draft")
             for i, c in enumerate(rows[0])
@@ -90,7 +91,8 @@ def build_single_graph(
         asks = asks[:n]
         if asks:
             prompts = [critic_prompt(problem, d["text"], d["score"]) for d in asks]
-            rows, usage = sample(llm, prompts, generation(config, 1, max_new))
+            gen = generation(config, 1, max_new, salt=f"{problem.id}/critique/{state['round']}")
+            rows, usage = sample(llm, prompts, gen)
             update.update(usage)
             for d, row in zip(asks, rows, strict=True):
                 c = parse_critique(row[0].text)
@@ -113,7 +115,8 @@ def build_single_graph(
         if not mine:
             return update
         prompts = [reviser_prompt(the_task, problem, by_id[c["draft_id"]]["text"], c["text"]) for c in mine]
-        rows, usage = sample(llm, prompts, generation(config, 1, max_new))
+        gen = generation(config, 1, max_new, salt=f"{problem.id}/revise/{next_round}")
+        rows, usage = sample(llm, prompts, gen)
         drafts = [
             new_draft(the_task, row[0], id=f"r{next_round}-{i}", round=next_round, agent=0, kind="revision")
             for i, row in enumerate(rows)

@@ -13,6 +13,7 @@ Nothing here reads `Problem.answer`: decisions use verifier scores only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -70,15 +71,33 @@ def clamp(state: Mapping[str, Any], config: GraphConfig, want: int, max_new_toke
     return n, max_new_tokens
 
 
+def derive_seed(seed: int | None, salt: str) -> int | None:
+    """A call's seed from the run's base `seed` and what the call is (problem id, step, round).
+
+    A fixed seed for every call would give every problem the same random stream, so samples would
+    be correlated across problems; a derived one keeps problems independent and reruns identical.
+    """
+    if seed is None or not salt:
+        return seed
+    digest = hashlib.blake2b(f"{seed}/{salt}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
 def generation(
-    config: GraphConfig, n: int, max_new_tokens: int, temperature: float | None = None
+    config: GraphConfig,
+    n: int,
+    max_new_tokens: int,
+    temperature: float | None = None,
+    *,
+    salt: str = "",
 ) -> GenerationConfig:
+    """Sampling settings of one call; `salt` names the call (e.g. `f"{problem.id}/solve"`) for its seed."""
     return GenerationConfig(
         n=n,
         temperature=config.temperature if temperature is None else temperature,
         top_p=config.top_p,
         max_new_tokens=max_new_tokens,
-        seed=config.seed,
+        seed=derive_seed(config.seed, salt),
     )
 
 
