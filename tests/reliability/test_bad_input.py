@@ -83,6 +83,8 @@ from verbalrl.tasks import (
     normalize_number,
 )
 
+from .fences import BLOCK, HEADERS, parse_fences, visible
+
 GSM8K_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k"
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 
@@ -417,15 +419,6 @@ def test_prompt_builders_take_junk_and_never_leak_the_gold(tasks, problems, draf
 
 # ------------------------------------------------------------ memory rendering
 
-HEADERS = {
-    "concepts": "### General insights (distilled from many attempts)",
-    "exemplars": "### Verified solutions to similar problems (imitate the approach)",
-    "failures": "### Failed attempts at similar problems (avoid these)",
-    "reflections": "### Lessons from earlier mistakes",
-}
-BLOCK = "\x00BLOCK\x00"
-_LINE_END = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings
-_OPEN_FENCE = re.compile(r" {0,3}(`{3,})([^`]*)")
 # What chat templates treat as turn boundaries; quoted data must not carry them verbatim.
 TEMPLATE_TOKENS = (
     "<|",
@@ -438,38 +431,6 @@ TEMPLATE_TOKENS = (
     "<start_of_turn>",
     "<end_of_turn>",
 )
-
-
-def parse_fences(text: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """(text with each backtick-fenced block replaced by BLOCK, [(bar, info, body)]), per CommonMark.
-
-    A block closes at the first line of at least as many backticks (up to 3
-    spaces before, only spaces or tabs after); an unclosed block runs to the end.
-    """
-    lines = _LINE_END.split(text)
-    outside: list[str] = []
-    blocks: list[tuple[str, str, str]] = []
-    i = 0
-    while i < len(lines):
-        opening = _OPEN_FENCE.fullmatch(lines[i])
-        if opening is None:
-            outside.append(lines[i])
-            i += 1
-            continue
-        bar, info = opening.group(1), opening.group(2)
-        closing = re.compile(f" {{0,3}}`{{{len(bar)},}}[ \t]*")
-        j = i + 1
-        while j < len(lines) and not closing.fullmatch(lines[j]):
-            j += 1
-        blocks.append((bar, info, "\n".join(lines[i + 1 : j])))
-        outside.append(BLOCK)
-        i = j + 1
-    return "\n".join(outside), blocks
-
-
-def visible(text: str) -> str:
-    """Text without zero-width characters (which a renderer may add to break template tokens)."""
-    return re.sub("[\u200b\u200c\u200d\u2060]", "", text)
 
 
 def assert_all_content_fenced(rendered: str, sections: dict[str, list[str]]) -> None:
