@@ -125,10 +125,11 @@ def main() -> None:
         memory_stats = memory.stats()
 
     ids = [p.id for p in problems]
+    wanted = set(ids)
     rows: list[dict[str, Any]] = []
     per_problem: dict[str, list[float]] = {}
     for label, path in stages.items():
-        records = [r for r in read_results(path) if r["problem_id"] in set(ids)]
+        records = [r for r in read_results(path) if r["problem_id"] in wanted]
         for r in records:
             if r["method"] == "reflective":
                 r["method"] = label

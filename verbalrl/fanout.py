@@ -363,13 +363,15 @@ class RayRunner(BaseRunner):
         spec_ref = ray.put(self._worker_spec())
         in_flight: dict[Any, int] = {}
         results: dict[int, list[dict[str, Any]]] = {}
+        have: dict[Any, list[Any]] = {}  # problem id -> methods already written (one pass, not per problem)
+        for method, problem_id in done:
+            have.setdefault(problem_id, []).append(method)
         submitted = written = 0
         try:
             while written < len(todo):
                 while submitted < len(todo) and submitted - written < window:
                     problem = todo[submitted]
-                    have = [m for m, pid in done if pid == problem.id]
-                    in_flight[task.remote(spec_ref, problem, have)] = submitted
+                    in_flight[task.remote(spec_ref, problem, have.get(problem.id, []))] = submitted
                     submitted += 1
                 ready, _ = ray.wait(list(in_flight), num_returns=1)
                 for ref in ready:
