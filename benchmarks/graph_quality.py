@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from verbalrl.baselines import run_baselines
 from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
 from verbalrl.graphs.steps import generation
 from verbalrl.llm.registry import load_llm
-from verbalrl.runner import Runner, append_line, load_verifier, read_results, summarize
+from verbalrl.run.baselines import run_baselines
+from verbalrl.run.runner import Runner, append_line, load_verifier, read_results, summarize
 from verbalrl.tasks import get_task
 
 

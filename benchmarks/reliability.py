@@ -23,7 +23,7 @@ exists once), and the launcher they start as a process:
    while the first finishes; four `Runner` processes share one memory
    through a `chroma run` server on loopback and lose nothing.
 
-The launcher (`cli`) is the real CLI with two seams that `verbalrl.cli_run`
+The launcher (`cli`) is the real CLI with two seams that `verbalrl.cli.run`
 looks up at call time replaced: `load_model` returns `ScriptedArithmetic`
 (answers the arithmetic in the prompt, wrong on the first trial of about a
 third of the problems and on every trial of about a ninth: a function of the
@@ -182,8 +182,8 @@ def install_hooks() -> None:
     """Replace the CLI's model and memory seams; wrap the write points with `event` (code unchanged)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    import verbalrl.cli_run as cli_run
-    import verbalrl.runner as runner
+    import verbalrl.cli.run as cli_run
+    import verbalrl.run.runner as runner
     from verbalrl.memory import ChromaMemory
 
     sleep = float(os.environ.get("RELIABILITY_SLEEP", "0.02"))
@@ -307,7 +307,7 @@ def run_cli(argv: Sequence[str], env: dict[str, str], log: Path, timeout: float 
 
 
 def results_of(path: Path) -> list[dict[str, Any]]:
-    from verbalrl.runner import read_results
+    from verbalrl.run.runner import read_results
 
     return read_results(path)
 
@@ -525,7 +525,7 @@ def _soak_run(
     """One reflective run; `embedder=None`: without memory (the no-memory ablation of the graph)."""
     from verbalrl.graphs import ReflectiveConfig
     from verbalrl.memory import ChromaMemory
-    from verbalrl.runner import Runner
+    from verbalrl.run.runner import Runner
     from verbalrl.verifier.base import CheckerVerifier
 
     memory = ChromaMemory(work / f"mem-{run_id}", embedder=embedder) if embedder else None
@@ -696,7 +696,7 @@ def server_worker(port: int, index: int, per_worker: int, workers: int, runs: Pa
     """The `worker` sub-command: a reflective `Runner` over its slice of problems, memory on the server."""
     from verbalrl.graphs import ReflectiveConfig
     from verbalrl.memory import ChromaMemory, MemoryConfig
-    from verbalrl.runner import Runner
+    from verbalrl.run.runner import Runner
     from verbalrl.tasks import get_task
     from verbalrl.verifier.base import CheckerVerifier
 
@@ -853,7 +853,7 @@ def main() -> None:
         if "soak" in args.parts:
             import inspect
 
-            from verbalrl.runner import Runner
+            from verbalrl.run.runner import Runner
 
             n, emb = args.problems, args.embedder
             print_soak(soak(work / "soak", n=n, embedder=emb), f"defaults, memory {emb}")

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from verbalrl.graphs import SingleConfig
 from verbalrl.llm.registry import load_llm
-from verbalrl.runner import Runner, load_verifier, summary_table
+from verbalrl.run.runner import Runner, load_verifier, summary_table
 from verbalrl.tasks import get_task
 
 

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from verbalrl.graphs import ReflectiveConfig, SingleConfig
 from verbalrl.llm.registry import load_llm
-from verbalrl.runner import Runner, load_verifier
+from verbalrl.run.runner import Runner, load_verifier
 from verbalrl.tasks import get_task
 
 

@@ -14,10 +14,10 @@ import argparse
 
 from rich.console import Console
 
-from verbalrl.cli_run import render_event
+from verbalrl.cli.run import render_event
 from verbalrl.graphs import SingleConfig, build_single_graph, graph_options, initial_state
 from verbalrl.llm.registry import load_llm
-from verbalrl.runner import load_verifier
+from verbalrl.run.runner import load_verifier
 from verbalrl.tasks import get_task
 
 

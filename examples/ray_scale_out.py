@@ -64,8 +64,8 @@ def main() -> None:
 
     import ray
 
-    from verbalrl.fanout import RayRunner
     from verbalrl.graphs import ReflectiveConfig
+    from verbalrl.run.ray import RayRunner
     from verbalrl.tasks import get_task
 
     with ExitStack() as stack:

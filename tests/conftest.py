@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,17 @@ def tiny_llm(tiny_llama_dir):
     from verbalrl.llm.transformers_backend import TransformersLLM
 
     return TransformersLLM.load(str(tiny_llama_dir), dtype="float32")
+
+
+@pytest.fixture
+def exp() -> Callable[..., Any]:
+    """Experience factory with sensible defaults (a verified success of task 'arith')."""
+
+    def make(problem: str, solution: str = "42", **fields: Any) -> Any:
+        from verbalrl.memory import Experience
+
+        data: dict[str, Any] = {"task": "arith", "outcome": "success", "verified": True}
+        data.update(fields)
+        return Experience(problem=problem, solution=solution, **data)
+
+    return make

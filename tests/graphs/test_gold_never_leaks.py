@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from verbalrl.baselines import run_baselines
 from verbalrl.graphs import build_graph, graph_config, initial_state
 from verbalrl.llm.base import GenerationConfig
 from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory
+from verbalrl.run.baselines import run_baselines
 
 from .conftest import GOLD, SECRET, score_by_answer, scripted
 

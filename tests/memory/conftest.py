@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from verbalrl.memory import ChromaMemory, Experience, HashEmbedder, MemoryConfig
+from verbalrl.memory import ChromaMemory, HashEmbedder, MemoryConfig
 from verbalrl.memory.embedding import SentenceTransformerEmbedder
 
 
@@ -39,15 +39,3 @@ def make_memory(tmp_path: Path) -> Iterator[Callable[..., ChromaMemory]]:
     yield make
     for memory in opened:
         memory.close()
-
-
-@pytest.fixture
-def exp() -> Callable[..., Experience]:
-    """Experience factory with sensible defaults (a verified success of task 'arith')."""
-
-    def make(problem: str, solution: str = "42", **fields: Any) -> Experience:
-        data: dict[str, Any] = {"task": "arith", "outcome": "success", "verified": True}
-        data.update(fields)
-        return Experience(problem=problem, solution=solution, **data)
-
-    return make

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from verbalrl.runner import Runner
+from verbalrl.run.runner import Runner
 
 N = 500
 

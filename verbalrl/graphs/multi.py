@@ -20,9 +20,9 @@ from langgraph.types import Send
 from ..agents.debater import debater_prompt
 from ..agents.solver import solver_prompt
 from ..llm.base import LLM
+from ..selection import weighted_vote
 from ..tasks.base import Task
 from ..verifier.base import Verifier
-from ..verifier.selection import weighted_vote
 from .config import MultiConfig
 from .state import Draft, MultiState
 from .steps import (

@@ -20,7 +20,6 @@ as an exemplar). In `verifier_only` mode `checker_confirmed` stays None.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -28,7 +27,8 @@ from langgraph.graph import END, START, StateGraph
 
 from ..agents.reflector import parse_lesson, reflector_prompt
 from ..agents.solver import solver_prompt
-from ..llm.base import LLM, Completion, GenerationConfig, Prompt
+from ..llm.base import LLM
+from ..llm.wrappers import CountingLLM
 from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .config import ReflectiveConfig
@@ -48,30 +48,6 @@ from .steps import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class CountingLLM:
-    """Wraps a model to count what a callee (memory's distiller) spends: calls and generated tokens."""
-
-    def __init__(self, llm: LLM) -> None:
-        self.llm = llm
-        self.name = llm.name
-        self.capabilities = llm.capabilities
-        self.calls = 0
-        self.tokens = 0
-
-    def generate(
-        self, prompts: Sequence[Prompt], config: GenerationConfig | None = None
-    ) -> list[list[Completion]]:
-        rows = self.llm.generate(prompts, config)
-        self.calls += sum(len(r) for r in rows)
-        self.tokens += sum(c.completion_tokens for r in rows for c in r)
-        return rows
-
-    def next_token_probs(
-        self, prompts: Sequence[Prompt], candidates: Sequence[str]
-    ) -> list[dict[str, float]]:
-        return self.llm.next_token_probs(prompts, candidates)
 
 
 def _run_of(run_config: RunnableConfig | None) -> str | None:

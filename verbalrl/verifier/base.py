@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..tasks.base import Problem, Task
+
+if TYPE_CHECKING:
+    from ..llm.wrappers import ModelClock
 
 
 @dataclass
@@ -107,3 +110,18 @@ class FunctionVerifier:
                 raise ValueError(f"{self.name} returned NaN for candidates[{i}]")
             scores.append(min(1.0, max(0.0, value)))
         return Verification(scores=scores, usage=Usage())
+
+
+class TimedVerifier:
+    """A `Verifier` proxy that adds the time of each call to a `ModelClock`."""
+
+    def __init__(self, verifier: Verifier, clock: ModelClock) -> None:
+        self.verifier, self.clock = verifier, clock
+        self.name = verifier.name
+
+    def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
+        self.clock.enter()
+        try:
+            return self.verifier.verify(problem, candidates)
+        finally:
+            self.clock.leave()

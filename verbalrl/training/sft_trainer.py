@@ -24,8 +24,8 @@ from torch.nn import functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..llm.transformers_backend import TransformersLLM
-from .artifact import FULL_MODEL_DIR, ArtifactMetadata, Kind, fingerprint, write_metadata
-from .data import SFTExample
+from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, Kind, fingerprint, write_metadata
+from .examples import SFTExample
 from .sft_config import SFTConfig
 
 log = logging.getLogger(__name__)

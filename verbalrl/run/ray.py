@@ -47,9 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import VerbalRLError
-from .graphs import GraphConfig
-from .graphs.checkpoint import is_postgres_url, redact_url
+from ..errors import VerbalRLError
+from ..graphs import GraphConfig
+from ..graphs.checkpoint import is_postgres_url, redact_url
+from ..tasks.base import Problem, Task
 from .runner import (
     BaseRunner,
     ProblemSolver,
@@ -64,7 +65,6 @@ from .runner import (
     spec_run_options,
     uses_memory,
 )
-from .tasks.base import Problem, Task
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _solver(spec: WorkerSpec) -> ProblemSolver:
     if _worker is not None and _worker[0] == spec.key:
         return _worker[1]
     _close_worker()
-    from .graphs.checkpoint import open_checkpointer
+    from ..graphs.checkpoint import open_checkpointer
 
     closers: list[Callable[[], None]] = []
     try:
@@ -257,7 +257,7 @@ class RayRunner(BaseRunner):
             console=console,
             spec=spec,
         )
-        from .llm.registry import split_backend
+        from ..llm.registry import split_backend
 
         if split_backend(model)[0] != "openai" or not base_url:
             raise VerbalRLError(
@@ -408,7 +408,7 @@ def resume_with_ray(
     console: Any = None,
 ) -> RunReport:
     """Finish CLI run `run_id` on Ray workers (it may have been started with or without Ray)."""
-    from .graphs import graph_config
+    from ..graphs import graph_config
 
     spec = read_spec(run_id, runs_dir)
     if "model" not in spec:

@@ -29,7 +29,7 @@ KindOpt = Literal["genrm", "genrm-cot", "orm"]
 
 
 def _train_options(**values: Any) -> Any:
-    from .sft_config import SFTConfig
+    from ..training.sft_config import SFTConfig
 
     return SFTConfig(**{k: v for k, v in values.items() if v is not None})
 
@@ -95,8 +95,8 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Train a GenRM (direct or CoT) or the ORM baseline on a labelled pool."""
-        from .data import correct_solution_examples, cot_examples, direct_examples
-        from .pool import read_pool
+        from ..evaluation.pool import read_pool
+        from ..training.examples import correct_solution_examples, cot_examples, direct_examples
 
         if kind not in ("genrm", "genrm-cot", "orm"):
             raise VerbalRLError(f"--kind must be genrm, genrm-cot or orm, not {kind!r}")
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
             raise VerbalRLError(f"pool {pool} is empty")
         task = _task_of(records)
         if kind == "orm":
-            from .orm import train_orm
+            from ..training.orm_trainer import train_orm
 
             examples = direct_examples(records, max_per_class, negative_ratio=negative_ratio)
             with _quiet_stdout():
@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
             )
         if config.lam > 0:
             examples += correct_solution_examples(records, task, weight=config.lam)
-        from .sft_trainer import train_sft
+        from ..training.sft_trainer import train_sft
 
         stored_kind: Literal["genrm", "genrm_cot"] = "genrm" if kind == "genrm" else "genrm_cot"
         err_console.print(f"{len(examples)} training examples ({kind}, λ={config.lam:.3g})")
@@ -168,10 +168,10 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Fine-tune a solver on correct solutions (pool) and/or reference solutions (task)."""
+        from ..evaluation.pool import read_pool
         from ..tasks import get_task
-        from .data import correct_solution_examples, reference_solution_examples
-        from .pool import read_pool
-        from .sft_trainer import train_sft
+        from ..training.examples import correct_solution_examples, reference_solution_examples
+        from ..training.sft_trainer import train_sft
 
         if pool is None and task is None:
             raise VerbalRLError(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from verbalrl.cli.memory import app
 from verbalrl.memory import ChromaMemory, Experience
-from verbalrl.memory.cli import app
 
 runner = CliRunner()
 

@@ -6,10 +6,7 @@ import json
 
 import pytest
 
-from verbalrl.llm.base import GenerationConfig
-from verbalrl.llm.fake import FakeLLM
-from verbalrl.tasks import get_task
-from verbalrl.verifier.pool import (
+from verbalrl.evaluation.pool import (
     CandidateRecord,
     PoolError,
     group_by_problem,
@@ -18,6 +15,9 @@ from verbalrl.verifier.pool import (
     sample_pool,
     write_pool,
 )
+from verbalrl.llm.base import GenerationConfig
+from verbalrl.llm.fake import FakeLLM
+from verbalrl.tasks import get_task
 
 REPLIES = ["7 + 0 = 7. Answer: 7", "I think it is 12", "no idea at all", "Answer: 12"]
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from .errors import VerbalRLError
+from ..errors import VerbalRLError
 
 if TYPE_CHECKING:
-    from .graphs import GraphConfig
-    from .llm.base import LLM
+    from ..graphs import GraphConfig
+    from ..llm.base import LLM
 
 console = Console()
 err_console = Console(stderr=True)
@@ -111,14 +111,14 @@ FeedbackOpt = Annotated[
 
 def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
     """Load the generator the way every `--model` option does (tests replace this)."""
-    from .cli import load_model_for_cli
+    from .app import load_model_for_cli
 
     return load_model_for_cli(name, base_url, dtype)  # type: ignore[no-any-return]
 
 
 def open_memory(path: Path | None) -> Any:
     """A `ChromaMemory` at `path` (or the default folder); a folder in use raises a clear error."""
-    from .memory import ChromaMemory
+    from ..memory import ChromaMemory
 
     with err_console.status("opening memory ..."):
         return ChromaMemory(path) if path is not None else ChromaMemory()
@@ -126,7 +126,7 @@ def open_memory(path: Path | None) -> Any:
 
 def open_memory_url(url: str) -> Any:
     """A `ChromaMemory` on the `chroma run` server at `url` (tests replace this)."""
-    from .runner import open_run_memory
+    from ..run.runner import open_run_memory
 
     with err_console.status(f"connecting to memory at {url} ..."):
         return open_run_memory(memory_url=url)
@@ -147,7 +147,7 @@ def task_options(level: str | None, data: str | None) -> dict[str, Any]:
 
 def build_config(graph: str, **knobs: Any) -> GraphConfig:
     """The graph's config from the CLI knobs that were given."""
-    from .graphs import graph_config
+    from ..graphs import graph_config
 
     fields = {k: v for k, v in knobs.items() if v is not None}
     if "n_agents" in fields and graph != "multi":
@@ -158,7 +158,7 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
 
 
 def _check_graph(graph: str) -> None:
-    from .graphs import GRAPHS
+    from ..graphs import GRAPHS
 
     if graph not in GRAPHS:
         raise VerbalRLError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
@@ -251,8 +251,8 @@ def register(app: typer.Typer) -> None:
         (--model openai:NAME --base-url URL), a memory server (--memory-url) and the
         checkpoints (the run's SQLite file on one machine, --checkpoint-url postgresql://... on many).
         """
-        from .runner import Runner, load_verifier, read_spec, summary_table, uses_memory
-        from .runner import resume as resume_run
+        from ..run.runner import Runner, load_verifier, read_spec, summary_table, uses_memory
+        from ..run.runner import resume as resume_run
 
         use_ray = use_ray or ray_address is not None
         fan_out: dict[str, Any] = {"address": ray_address, "max_in_flight": max_in_flight, "retries": retries}
@@ -260,7 +260,7 @@ def register(app: typer.Typer) -> None:
             spec = read_spec(resume, runs_dir)
             err_console.print(f"resuming run {resume} ({spec['graph']}, mode {spec['mode']})")
             if use_ray:
-                from .fanout import resume_with_ray
+                from ..run.ray import resume_with_ray
 
                 try:
                     report = resume_with_ray(
@@ -287,13 +287,13 @@ def register(app: typer.Typer) -> None:
                     if mem is not None:
                         mem.close()
         else:
-            from .graphs import GRAPHS
-            from .tasks import get_task
+            from ..graphs import GRAPHS
+            from ..tasks import get_task
 
             if graph not in GRAPHS:
                 raise VerbalRLError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
             if verifier is None:
-                from .runner import verifier_help
+                from ..run.runner import verifier_help
 
                 raise VerbalRLError(verifier_help())
             if memory is not None and memory_url is not None:
@@ -349,7 +349,7 @@ def register(app: typer.Typer) -> None:
             mem = None
             runner: Any
             if use_ray:
-                from .fanout import RayRunner
+                from ..run.ray import RayRunner
 
                 runner = RayRunner(
                     graph,
@@ -418,10 +418,10 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Solve one question with a live view of the nodes (drafts, scores, critiques, answer)."""
-        from .agents.base import MAX_QUESTION_CHARS
-        from .graphs import build_graph, graph_options, initial_state
-        from .runner import load_verifier, verifier_help
-        from .tasks import Problem, get_task
+        from ..agents.base import MAX_QUESTION_CHARS
+        from ..graphs import build_graph, graph_options, initial_state
+        from ..run.runner import load_verifier, verifier_help
+        from ..tasks import Problem, get_task
 
         _check_graph(graph)
         text = question.strip()

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import VerbalRLError
+from ..errors import VerbalRLError
 
 app = typer.Typer(
     name="verbalrl",
@@ -53,7 +53,7 @@ def _quiet_transformers() -> None:
 
 def load_model_for_cli(model: str, base_url: str | None, dtype: str) -> Any:
     """Load a model with a status line; used by every command that takes --model."""
-    from .llm.registry import load_llm, split_backend
+    from ..llm.registry import load_llm, split_backend
 
     kind, _ = split_backend(model)
     with err_console.status(f"loading {model} ..."):
@@ -66,8 +66,8 @@ def load_model_for_cli(model: str, base_url: str | None, dtype: str) -> Any:
 @app.command()
 def models(json_out: JsonOpt = False) -> None:
     """List model aliases, where each resolves, and the converted-model cache."""
-    from .llm.models import ALIASES, converted_dir, find_packaged_gguf, resolve_model
-    from .paths import verbalrl_home
+    from ..llm.models import ALIASES, converted_dir, find_packaged_gguf, resolve_model
+    from ..paths import verbalrl_home
 
     rows = []
     for alias in ALIASES.values():
@@ -121,7 +121,7 @@ def generate(
     json_out: JsonOpt = False,
 ) -> None:
     """Sample completions for prompts: `verbalrl generate -n 4 "What is 2 + 3?"`."""
-    from .llm.base import GenerationConfig
+    from ..llm.base import GenerationConfig
 
     texts = list(prompts or [])
     if file is not None:
@@ -172,7 +172,7 @@ def tasks_main(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @tasks_app.command("list")
 def tasks_list(json_out: JsonOpt = False) -> None:
     """List the problem families."""
-    from .tasks import available_tasks
+    from ..tasks import available_tasks
 
     names = available_tasks()
     if json_out:
@@ -198,7 +198,7 @@ def tasks_sample(
     json_out: JsonOpt = False,
 ) -> None:
     """Sample problems of a task with their gold answers and reference solutions."""
-    from .tasks import get_task
+    from ..tasks import get_task
 
     options: dict[str, Any] = {}
     if path:
@@ -233,33 +233,28 @@ def serve(
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16")] = "auto",
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API (chat/completions, logprobs)."""
-    from .llm.server import serve as run_server
+    from ..llm.server import serve as run_server
 
     llm = load_model_for_cli(model, None, dtype)
     err_console.print(f"serving {model} on http://{host}:{port}/v1 (Ctrl-C stops)")
     run_server(llm, host=host, port=port, model_name=model)
 
 
-def _mount_optional_groups() -> None:
-    """Mount command groups defined by other packages (each owns its own commands)."""
-    from . import cli_run
-    from .verifier import cli_eval, cli_train
+def _mount_groups() -> None:
+    """Mount the command groups (each module owns its commands)."""
+    from . import memory, run, training, verifier
 
-    cli_run.register(app)
-    cli_eval.register(app)
-    cli_train.register(app)
-    try:
-        from .memory.cli import app as memory_app
-    except ImportError:  # memory extras missing: the rest of the CLI works
-        return
-    app.add_typer(memory_app, name="memory", help="Inspect, search, back up and prune memory.")
+    run.register(app)
+    verifier.register(app)
+    training.register(app)
+    app.add_typer(memory.app, name="memory", help="Inspect, search, back up and prune memory.")
 
 
 def main() -> None:
     """Console entry point: run the app and turn known errors into one-line messages."""
     from pydantic import ValidationError
 
-    _mount_optional_groups()
+    _mount_groups()
     try:
         app()  # standalone mode: click handles --help, usage errors and Ctrl-C itself
     except (VerbalRLError, ValidationError, ValueError) as exc:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .agents.base import safe_extract
-from .agents.solver import solver_prompt
-from .llm.base import LLM, GenerationConfig
-from .tasks.base import Problem, Task
-from .verifier.base import Verifier
-from .verifier.selection import best_of_n, majority_vote
+from ..agents.base import safe_extract
+from ..agents.solver import solver_prompt
+from ..llm.base import LLM, GenerationConfig
+from ..selection import best_of_n, majority_vote
+from ..tasks.base import Problem, Task
+from ..verifier.base import Verifier
 
 BASELINES: tuple[str, ...] = ("single_shot", "self_consistency", "best_of_n")
 

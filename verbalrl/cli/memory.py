@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import VerbalRLError
-from .chroma_memory import ChromaMemory
-from .config import MemoryConfig
-from .jsonl import export_jsonl, import_jsonl
+from ..memory.chroma_memory import ChromaMemory
+from ..memory.config import MemoryConfig
+from ..memory.jsonl import export_jsonl, import_jsonl
 
 app = typer.Typer(
     help="Inspect, search, back up and prune the vector memory (experiences, lessons, concepts).",

@@ -34,10 +34,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .base import Usage, Verifier
+from ..selection import best_of_n_ties, vote_winners
+from ..verifier.base import Usage, Verifier
 from .metrics import bootstrap_ci, gap_closed, roc_auc
 from .pool import PoolStats, ProblemCandidates, pool_stats
-from .selection import best_of_n_ties, vote_winners
 
 MethodKind = Literal["first_sample", "self_consistency", "pass@n", "best_of_n", "weighted_sc"]
 

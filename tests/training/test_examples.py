@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from verbalrl.evaluation.pool import CandidateRecord
 from verbalrl.llm import FakeLLM
 from verbalrl.tasks import get_task
-from verbalrl.verifier.data import (
+from verbalrl.training.examples import (
     balanced_selection,
     correct_solution_examples,
     cot_examples,
     direct_examples,
     reference_solution_examples,
 )
-from verbalrl.verifier.pool import CandidateRecord
+from verbalrl.training.rationales import parse_teacher_verdict, programmatic_rationale
 from verbalrl.verifier.prompts import COT_VERDICT, VERIFY_QUESTION
-from verbalrl.verifier.rationales import parse_teacher_verdict, programmatic_rationale
 
 
 def _records(task, problems, wrong_per_problem=20, right_per_problem=3) -> list[CandidateRecord]:

@@ -17,10 +17,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..evaluation.pool import CandidateRecord
 from ..llm.base import LLM, Message
 from ..tasks.base import Problem, Task
-from .pool import CandidateRecord
-from .prompts import cot_prompt, cot_target, direct_prompt, direct_target
+from ..verifier.prompts import cot_prompt, cot_target, direct_prompt, direct_target
 from .rationales import PROGRAMMATIC_TASKS, programmatic_rationale, reference_guided_rationales
 
 ExampleKind = Literal["verify", "correct"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verbalrl.verifier.selection import (
+from verbalrl.selection import (
     best_of_n,
     best_of_n_ties,
     first_sample,

@@ -8,10 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from verbalrl.cli import verifier as cli_eval
 from verbalrl.errors import VerbalRLError
+from verbalrl.evaluation.pool import PoolError, read_pool
 from verbalrl.llm.fake import FakeLLM
-from verbalrl.verifier import cli_eval
-from verbalrl.verifier.pool import PoolError, read_pool
 
 runner = CliRunner()
 

@@ -26,11 +26,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from verbalrl import cli_run
+from verbalrl.cli import run as cli_run
 from verbalrl.errors import VerbalRLError
-from verbalrl.fanout import RayRunner, check_shared_services
 from verbalrl.graphs import SingleConfig
-from verbalrl.runner import read_results
+from verbalrl.run.ray import RayRunner, check_shared_services
+from verbalrl.run.runner import read_results
 from verbalrl.tasks import Problem, get_task
 from verbalrl.tasks.arithmetic import ArithmeticTask
 

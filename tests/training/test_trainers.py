@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from verbalrl.tasks import get_task
+from verbalrl.training.examples import SFTExample
+from verbalrl.training.sft_config import SFTConfig
+from verbalrl.training.sft_trainer import train_sft, weighted_token_mean_loss
 from verbalrl.verifier.artifact import ArtifactError, read_metadata
-from verbalrl.verifier.data import SFTExample
 from verbalrl.verifier.genrm import GenRMVerifier
 from verbalrl.verifier.prompts import direct_prompt
-from verbalrl.verifier.sft_config import SFTConfig
-from verbalrl.verifier.sft_trainer import train_sft, weighted_token_mean_loss
 
 
 def _examples() -> list[SFTExample]:
@@ -123,7 +123,8 @@ def test_malformed_metadata_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_orm_training_and_reload(tiny_llama_dir, tmp_path):
-    from verbalrl.verifier.orm import ORMVerifier, train_orm
+    from verbalrl.training.orm_trainer import train_orm
+    from verbalrl.verifier.orm import ORMVerifier
 
     out = tmp_path / "orm"
     config = SFTConfig(

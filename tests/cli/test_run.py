@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from verbalrl import cli_run
+from verbalrl.cli import run as cli_run
 from verbalrl.errors import VerbalRLError
 from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory, MemoryLockedError
@@ -188,7 +188,7 @@ def test_checkpoint_url_is_recorded_and_resume_uses_it(app, tmp_path: Path) -> N
 
 
 def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:
-    from verbalrl import runner
+    from verbalrl.run import runner
     from verbalrl.verifier.base import FunctionVerifier
 
     monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.2))
@@ -202,7 +202,7 @@ def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:
 
 
 def test_solve_json_multi(app, monkeypatch) -> None:
-    from verbalrl import runner
+    from verbalrl.run import runner
     from verbalrl.verifier.base import FunctionVerifier
 
     monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.9))

@@ -34,19 +34,21 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ContextLengthError, VerbalRLError
-from .graphs import GraphConfig, build_graph, graph_config, graph_options, initial_state
-from .graphs.steps import result_record
-from .llm.base import LLM, Completion, GenerationConfig, Prompt
+from ..errors import ContextLengthError, VerbalRLError
+from ..graphs import GraphConfig, build_graph, graph_config, graph_options, initial_state
+from ..graphs.steps import result_record
+from ..llm.base import LLM
+from ..llm.wrappers import ModelClock, TimedLLM
+from ..tasks.base import Problem, Task
+from ..verifier.base import TimedVerifier, Verifier
 from .results import append_line, read_results, repair_tail, summarize, summary_table
-from .run_spec import (
+from .spec import (
     RUN_FILE,
     load_generator,
     load_verifier,
@@ -60,8 +62,6 @@ from .run_spec import (
     uses_memory,
     verifier_help,
 )
-from .tasks.base import Problem, Task
-from .verifier.base import Verification, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -100,79 +100,6 @@ __all__ = [  # the results and spec helpers are re-exported from results.py and 
 
 CHECKPOINTS = "checkpoints.sqlite"
 EventHandler = Callable[[str, str, dict[str, Any]], None]
-
-
-# ----------------------------------------------------------------- model-time accounting
-class ModelClock:
-    """Wall seconds during which at least one model or verifier call was running.
-
-    Overlapping calls (parallel branches of the multi graph) count once, so
-    `seconds` never exceeds the wall time and `1 - seconds / wall` is the share
-    spent outside the model: the graphs' own overhead.
-    """
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._active = 0
-        self._since = 0.0
-        self._lock = threading.Lock()
-
-    def enter(self) -> None:
-        with self._lock:
-            if self._active == 0:
-                self._since = time.perf_counter()
-            self._active += 1
-
-    def leave(self) -> None:
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                self.seconds += time.perf_counter() - self._since
-
-
-class TimedLLM:
-    """An `LLM` proxy that adds the time of each call to a `ModelClock`."""
-
-    def __init__(self, llm: LLM, clock: ModelClock) -> None:
-        self.llm, self.clock = llm, clock
-        self.name = llm.name
-        self.capabilities = llm.capabilities
-
-    def generate(
-        self, prompts: Sequence[Prompt], config: GenerationConfig | None = None
-    ) -> list[list[Completion]]:
-        self.clock.enter()
-        try:
-            return self.llm.generate(prompts, config)
-        finally:
-            self.clock.leave()
-
-    def next_token_probs(
-        self, prompts: Sequence[Prompt], candidates: Sequence[str]
-    ) -> list[dict[str, float]]:
-        self.clock.enter()
-        try:
-            return self.llm.next_token_probs(prompts, candidates)
-        finally:
-            self.clock.leave()
-
-    def __getattr__(self, name: str) -> Any:  # encode(), tokenizer, ... of the wrapped model
-        return getattr(self.llm, name)
-
-
-class TimedVerifier:
-    """A `Verifier` proxy that adds the time of each call to a `ModelClock`."""
-
-    def __init__(self, verifier: Verifier, clock: ModelClock) -> None:
-        self.verifier, self.clock = verifier, clock
-        self.name = verifier.name
-
-    def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
-        self.clock.enter()
-        try:
-            return self.verifier.verify(problem, candidates)
-        finally:
-            self.clock.leave()
 
 
 # ----------------------------------------------------------------- the work on one problem
@@ -289,8 +216,8 @@ class ProblemSolver:
         return record
 
     def _baseline_records(self, problem: Problem) -> list[dict[str, Any]]:
+        from ..graphs.steps import generation
         from .baselines import run_baselines
-        from .graphs.steps import generation
 
         # the graphs' first solve uses the same seed: a baseline and a graph draw paired samples
         gen = generation(self.config, 1, self.config.max_new_tokens, salt=f"{problem.id}/solve")
@@ -376,7 +303,7 @@ class BaseRunner:
         self.summary_path = self.output.with_name(self.output.stem + ".summary.json")
         self.baselines = baselines
         self.baseline_n = baseline_n or self.config.n_drafts
-        from .graphs.checkpoint import is_postgres_url
+        from ..graphs.checkpoint import is_postgres_url
 
         if checkpoint_url and "://" in checkpoint_url and not is_postgres_url(checkpoint_url):
             raise VerbalRLError(
@@ -392,7 +319,7 @@ class BaseRunner:
     def checkpoint_location(self) -> str:
         """Where the checkpoints are: the given URL or path, else the run folder's SQLite file."""
         if self.checkpoint_url:
-            from .graphs.checkpoint import is_postgres_url
+            from ..graphs.checkpoint import is_postgres_url
 
             return (
                 self.checkpoint_url
@@ -402,7 +329,7 @@ class BaseRunner:
         return str((self.run_dir / CHECKPOINTS).resolve())
 
     def _open_checkpointer(self) -> tuple[Any, Callable[[], None]]:
-        from .graphs.checkpoint import open_checkpointer
+        from ..graphs.checkpoint import open_checkpointer
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         return open_checkpointer(self.checkpoint_location)

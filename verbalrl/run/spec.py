@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import VerbalRLError
-from .graphs import GraphConfig
-from .llm.base import LLM
-from .paths import verbalrl_home
-from .tasks.base import Problem, Task
-from .verifier.base import Verifier
+from ..errors import VerbalRLError
+from ..graphs import GraphConfig
+from ..llm.base import LLM
+from ..paths import verbalrl_home
+from ..tasks.base import Problem, Task
+from ..verifier.base import Verifier
 
 log = logging.getLogger("verbalrl.runner")
 
@@ -45,9 +45,9 @@ def load_verifier(spec: str, llm: LLM, task: Task) -> Verifier:
     / `genrm-cot` (the generator model itself, untrained: a poor verifier, a
     warning), or a trained verifier folder (`PATH`, `genrm:PATH`, `genrm-cot:PATH`).
     """
-    from .verifier.base import CheckerVerifier
-    from .verifier.genrm import GenRMVerifier
-    from .verifier.genrm_cot import GenRMCoTVerifier
+    from ..verifier.base import CheckerVerifier
+    from ..verifier.genrm import GenRMVerifier
+    from ..verifier.genrm_cot import GenRMCoTVerifier
 
     if not spec or not spec.strip():
         raise VerbalRLError(verifier_help())
@@ -65,14 +65,14 @@ def load_verifier(spec: str, llm: LLM, task: Task) -> Verifier:
         if spec.split(":", 1)[0] in ("genrm", "genrm-cot", "genrm_cot")
         else ("", "", spec)
     )
-    from .verifier.artifact import resolve_artifact
+    from ..verifier.artifact import resolve_artifact
 
     path = str(resolve_artifact(path))
     if not Path(path).exists():
         raise VerbalRLError(f"verifier {spec!r}: no such folder. {verifier_help()}")
     if kind in ("genrm-cot", "genrm_cot"):
         return GenRMCoTVerifier.load(path)
-    from .verifier.artifact import is_artifact, read_metadata
+    from ..verifier.artifact import is_artifact, read_metadata
 
     if not kind and is_artifact(path) and read_metadata(path).kind == "genrm_cot":
         return GenRMCoTVerifier.load(path)
@@ -106,7 +106,7 @@ def read_spec(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]
 
 def load_generator(model: str, base_url: str | None = None, dtype: str = "auto") -> LLM:
     """The generator a run spec names (`openai:NAME` with `base_url`, or a local model in `dtype`)."""
-    from .llm.registry import load_llm
+    from ..llm.registry import load_llm
 
     if base_url:
         return load_llm(model, base_url=base_url)
@@ -137,7 +137,7 @@ def uses_memory(graph: str, config: GraphConfig | dict[str, Any]) -> bool:
 
 def open_run_memory(memory: str | None = None, memory_url: str | None = None) -> Any:
     """A `ChromaMemory`: the `chroma run` server at `memory_url`, else folder `memory` (else the default)."""
-    from .memory import ChromaMemory
+    from ..memory import ChromaMemory
 
     if memory_url:
         host, port = parse_memory_url(memory_url)
@@ -147,7 +147,7 @@ def open_run_memory(memory: str | None = None, memory_url: str | None = None) ->
 
 def spec_problems(spec: dict[str, Any]) -> tuple[Task, list[Problem]]:
     """The task and the problems a CLI run spec names."""
-    from .tasks.registry import get_task
+    from ..tasks.registry import get_task
 
     task = get_task(spec["task"], **spec.get("task_options", {}))
     return task, list(task.problems(spec["split"], n=spec["n"], seed=spec.get("seed", 0)))

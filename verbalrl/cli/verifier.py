@@ -24,9 +24,9 @@ from rich.console import Console
 from ..errors import VerbalRLError
 
 if TYPE_CHECKING:
+    from ..evaluation.pool import CandidateRecord
     from ..llm.base import LLM
-    from .base import Verifier
-    from .pool import CandidateRecord
+    from ..verifier.base import Verifier
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,7 +42,7 @@ DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16")]
 
 def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
     """Load a generator or judge model the way every `--model` option does (tests replace this)."""
-    from ..cli import load_model_for_cli
+    from .app import load_model_for_cli
 
     return load_model_for_cli(name, base_url, dtype)  # type: ignore[no-any-return]
 
@@ -88,9 +88,9 @@ def sample(
     json_out: JsonOpt = False,
 ) -> None:
     """Sample solutions per problem, label each with the task's checker, write a JSONL pool."""
+    from ..evaluation.pool import pool_stats, sample_pool, write_pool
     from ..llm.base import GenerationConfig
     from ..tasks import get_task
-    from .pool import pool_stats, sample_pool, write_pool
 
     options = _task_options(level, path)
     the_task = get_task(task, **options)
@@ -143,7 +143,7 @@ def _import_verifier(module: str, cls: str) -> Any:
 
 def _checker_for(records: list[CandidateRecord]) -> Verifier:
     from ..tasks import get_task
-    from .base import CheckerVerifier
+    from ..verifier.base import CheckerVerifier
 
     kinds = {(r.task, json.dumps(r.task_options, sort_keys=True)) for r in records}
     if len(kinds) != 1:
@@ -174,9 +174,9 @@ def eval_verifier(
     json_out: JsonOpt = False,
 ) -> None:
     """Best-of-N accuracy (with CIs, AUC and compute) of every method on one candidate pool."""
-    from .evaluate import evaluate_pool
-    from .pool import group_by_problem, read_pool
-    from .report import render_table, write_report
+    from ..evaluation.evaluate import evaluate_pool
+    from ..evaluation.pool import group_by_problem, read_pool
+    from ..evaluation.report import render_table, write_report
 
     wanted = parse_ns(ns)
     records = read_pool(pool)
@@ -190,7 +190,7 @@ def eval_verifier(
     for name, p in _names("orm", list(orm or [])):
         methods[name] = _import_verifier("orm", "ORMVerifier").load(p)
     if judge:
-        from .judge import LLMJudgeVerifier
+        from ..verifier.judge import LLMJudgeVerifier
 
         methods["llm_judge"] = LLMJudgeVerifier(
             load_model(judge, base_url, dtype),

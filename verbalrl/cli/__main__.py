@@ -1,0 +1,5 @@
+"""`python -m verbalrl.cli ...` runs the `verbalrl` command."""
+
+from .app import main
+
+main()

@@ -1,0 +1,33 @@
+"""Training: TRL-style `<x>_config.py` + `<x>_trainer.py` pairs, example builders, rationales.
+
+    from verbalrl.training import SFTConfig, direct_examples, train_sft
+
+    examples = direct_examples(read_pool("pool.jsonl"), max_per_class=16)
+    train_sft(examples, SFTConfig(epochs=2), "runs/genrm", kind="genrm")
+
+GenRM (direct and CoT, with the unified loss) and generator fine-tuning share
+`sft_config.py`/`sft_trainer.py`; the ORM baseline has `orm_config.py`/
+`orm_trainer.py`. `datasets.py` turns a labelled pool or a task's reference
+solutions into the examples each trainer wants (what `verbalrl train-verifier`
+and `verbalrl train-generator` call). Trainers import torch, transformers and
+peft; the exports are lazy so importing this package does not.
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "SFTConfig": ".sft_config",
+    "ORMConfig": ".orm_config",
+    "SFTExample": ".examples",
+    "direct_examples": ".examples",
+    "cot_examples": ".examples",
+    "correct_solution_examples": ".examples",
+    "reference_solution_examples": ".examples",
+    "train_sft": ".sft_trainer",
+    "TrainResult": ".sft_trainer",
+    "train_orm": ".orm_trainer",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
