@@ -11,8 +11,9 @@ from verbalrl.llm.base import GenerationConfig
 from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory
 from verbalrl.run.baselines import run_baselines
+from verbalrl.testing import score_by_answer, scripted
 
-from .conftest import GOLD, SECRET, score_by_answer, scripted
+from .conftest import GOLD, SECRET
 
 REPLIES = {
     "solver": "Try. Answer: 11",

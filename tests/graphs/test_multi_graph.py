@@ -6,8 +6,7 @@ from typing import Any
 
 from verbalrl.graphs import MultiConfig, build_multi_graph, initial_state
 from verbalrl.llm.fake import FakeLLM, prompt_text
-
-from .conftest import role_of, score_by_answer, scripted
+from verbalrl.testing import role_of, score_by_answer, scripted
 
 
 def agent_replies(by_persona: dict[str, str], debate: str = "Answer: 9"):

@@ -11,8 +11,9 @@ from verbalrl.graphs import ReflectiveConfig, build_reflective_graph, initial_st
 from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory
 from verbalrl.memory.embedding import SentenceTransformerEmbedder
+from verbalrl.testing import role_of, score_by_answer, scripted
 
-from .conftest import GOLD, role_of, score_by_answer, scripted
+from .conftest import GOLD
 
 
 @pytest.fixture(scope="module")

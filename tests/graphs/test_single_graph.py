@@ -8,9 +8,8 @@ import pytest
 
 from verbalrl.graphs import SingleConfig, build_single_graph, initial_state
 from verbalrl.llm.fake import FakeLLM
+from verbalrl.testing import role_of, score_by_answer, scripted
 from verbalrl.verifier.base import FunctionVerifier, Usage, Verification
-
-from .conftest import role_of, score_by_answer, scripted
 
 
 def run(llm: Any, verifier: Any, task: Any, problem: Any, **config: Any) -> dict[str, Any]:

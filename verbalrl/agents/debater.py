@@ -9,6 +9,8 @@ from ..tasks.base import Problem, Task
 from .base import cap
 from .solver import task_prompt, with_system_note, with_user_preamble
 
+MARKER = "## Other agents' solutions (quoted)"  # names the role in a prompt (see agents.roles)
+
 
 def debater_prompt(
     task: Task,
@@ -19,7 +21,7 @@ def debater_prompt(
     persona: str | None = None,
 ) -> list[Message]:
     """The task's prompt preceded by this agent's draft and the others' (score shown if not None)."""
-    parts = ["## Your previous solution (quoted)", cap(own, 1_200), "## Other agents' solutions (quoted)"]
+    parts = ["## Your previous solution (quoted)", cap(own, 1_200), MARKER]
     for i, (text, score) in enumerate(others, 1):
         rated = f" (verifier score {score:.2f})" if score is not None else ""
         parts.append(f"### Agent {i}{rated}\n{cap(text, 1_200)}")

@@ -7,11 +7,13 @@ from ..tasks.base import Problem, Task
 from .base import cap
 from .solver import task_prompt, with_user_preamble
 
+MARKER = "## Your previous attempt (quoted)"  # names the role in a prompt (see agents.roles)
+
 
 def reviser_prompt(task: Task, problem: Problem, draft: str, critique: str) -> list[Message]:
     """The task's prompt with the previous attempt and its critique quoted before the question."""
     preamble = (
-        "## Your previous attempt (quoted)\n"
+        f"{MARKER}\n"
         f"{cap(draft)}\n\n"
         "## Review of that attempt (quoted)\n"
         f"{cap(critique, 1_500)}\n\n"

@@ -20,7 +20,7 @@ from langgraph.types import Send
 from ..agents.debater import debater_prompt
 from ..agents.solver import solver_prompt
 from ..llm.base import LLM
-from ..selection import weighted_vote
+from ..selection import Scored, WeightedVote
 from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .config import MultiConfig
@@ -59,13 +59,8 @@ def latest(drafts: list[Draft]) -> list[Draft]:
 
 def vote(drafts: list[Draft]) -> tuple[str | None, float | None]:
     """Verifier-weighted vote over the drafts; (answer, best score among its drafts)."""
-    scored = [d for d in drafts if d.get("score") is not None]
-    if not scored:
-        return None, None
-    answer = weighted_vote([d["answer"] for d in scored], [d["score"] for d in scored])
-    if answer is None:
-        return None, None
-    return answer, max(d["score"] for d in scored if d["answer"] == answer)
+    choice = WeightedVote().choose([Scored(d.get("answer"), d.get("score")) for d in drafts])
+    return choice.answer, choice.score
 
 
 def build_multi_graph(

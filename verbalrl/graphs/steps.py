@@ -14,18 +14,16 @@ Nothing here reads `Problem.answer`: decisions use verifier scores only.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from ..agents.base import parse_draft
 from ..llm.base import LLM, Completion, GenerationConfig, Prompt
+from ..selection import BestOfN, Scored, score_candidates
 from ..tasks.base import Problem, Task
 from ..verifier.base import Verifier
 from .config import GraphConfig
 from .state import Draft
-
-log = logging.getLogger(__name__)
 
 Decision = Literal["accept", "continue", "max_rounds", "budget", "verifier_error"]
 
@@ -131,43 +129,36 @@ def new_draft(task: Task, completion: Completion, *, id: str, round: int, agent:
 def verify_update(verifier: Verifier, problem: Problem, drafts: Sequence[Draft]) -> dict[str, Any]:
     """Score every unscored draft in one verifier call; the update for the state.
 
-    A verifier exception is caught: the drafts stay unscored, the error is
-    recorded, and `verifier_failed` makes the router stop with what it has.
+    A verifier exception is caught (`score_candidates`): the drafts stay
+    unscored, the error is recorded, and `verifier_failed` makes the router
+    stop with what it has.
     """
     todo = [d for d in drafts if d.get("score") is None]
     if not todo:
         return {}
-    try:
-        verification = verifier.verify(problem, [d["text"] for d in todo])
-        scores = [float(s) for s in verification.scores]
-        if len(scores) != len(todo):
-            raise ValueError(f"verifier returned {len(scores)} scores for {len(todo)} candidates")
-    except Exception as exc:  # noqa: BLE001 - a failing verifier ends the loop, it does not crash the run
-        log.warning("verifier %s failed: %s", getattr(verifier, "name", "?"), exc)
-        return {"errors": [f"verifier error: {type(exc).__name__}: {exc}"], "verifier_failed": True}
-    details = verification.details or [{} for _ in todo]
+    scoring = score_candidates(verifier, problem, [d["text"] for d in todo])
+    if scoring.error is not None:
+        return {"errors": [scoring.error], "verifier_failed": True}
     scored = []
-    for draft, score, detail in zip(todo, scores, details, strict=False):
-        item = {**draft, "score": min(1.0, max(0.0, score))}
+    for draft, score, detail in zip(todo, scoring.scores, scoring.details, strict=False):
+        item = {**draft, "score": score}
         rationales = detail.get("rationales") if isinstance(detail, dict) else None
         if isinstance(rationales, list) and rationales and isinstance(rationales[0], str):
             item["rationale"] = rationales[0]
         scored.append(item)
-    usage = verification.usage
+    usage = scoring.usage
     return {
         "drafts": scored,
-        "llm_calls": int(usage.llm_calls),
-        "generated_tokens": int(usage.generated_tokens),
+        "llm_calls": int(usage.llm_calls) if usage else 0,
+        "generated_tokens": int(usage.generated_tokens) if usage else 0,
     }
 
 
 def best_draft(drafts: Sequence[Draft]) -> Draft | None:
     """The highest-scoring draft with an answer (ties: the earliest); None when none has one."""
-    best = None
-    for d in drafts:
-        if d.get("ok") and d.get("score") is not None and (best is None or d["score"] > best["score"]):
-            best = d
-    return best
+    scored = [Scored(d.get("answer") if d.get("ok") else None, d.get("score")) for d in drafts]
+    choice = BestOfN().choose(scored)
+    return drafts[choice.index] if choice.index is not None else None
 
 
 def decide(state: Mapping[str, Any], config: GraphConfig, score: float | None) -> Decision:

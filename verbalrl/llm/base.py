@@ -134,3 +134,10 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
         if idx != -1 and idx < cut:
             cut = idx
     return text[:cut], cut < len(text)
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """The text of a prompt: the string itself, or the messages' contents joined."""
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(m["content"] for m in prompt)

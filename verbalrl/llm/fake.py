@@ -16,6 +16,7 @@ from .base import (
     Completion,
     GenerationConfig,
     Prompt,
+    prompt_text,
     truncate_at_stop,
     validate_candidates,
     validate_prompts,
@@ -32,13 +33,6 @@ class FakeCall:
     prompts: list[Prompt]
     config: GenerationConfig | None = None
     candidates: list[str] = field(default_factory=list)
-
-
-def prompt_text(prompt: Prompt) -> str:
-    """The text of a prompt: the string itself, or the messages' contents joined."""
-    if isinstance(prompt, str):
-        return prompt
-    return "\n".join(m["content"] for m in prompt)
 
 
 class FakeLLM:

@@ -16,7 +16,7 @@ from typing import Any
 from ..agents.base import safe_extract
 from ..agents.solver import solver_prompt
 from ..llm.base import LLM, GenerationConfig
-from ..selection import best_of_n, majority_vote
+from ..selection import BestOfN, Scored, SelfConsistency
 from ..tasks.base import Problem, Task
 from ..verifier.base import Verifier
 
@@ -27,8 +27,8 @@ def baseline_name(kind: str, n: int) -> str:
     """The method name written in reports: `single_shot`, `self_consistency@8`, `best_of_8`."""
     return {
         "single_shot": "single_shot",
-        "self_consistency": f"self_consistency@{n}",
-        "best_of_n": f"best_of_{n}",
+        "self_consistency": SelfConsistency(n).name,
+        "best_of_n": BestOfN(n=n).name,
     }[kind]
 
 
@@ -48,16 +48,9 @@ def run_baselines(
     if "single_shot" in kinds:
         start = time.perf_counter()
         row = llm.generate([prompt], gen.model_copy(update={"n": 1}))[0]
-        out.append(
-            _record(
-                "single_shot",
-                safe_extract(task, row[0].text),
-                None,
-                1,
-                row[0].completion_tokens,
-                time.perf_counter() - start,
-            )
-        )
+        answer = safe_extract(task, row[0].text)
+        seconds = time.perf_counter() - start
+        out.append(_record("single_shot", answer, None, 1, row[0].completion_tokens, seconds))
     if not {"self_consistency", "best_of_n"} & set(kinds):
         return out
     start = time.perf_counter()
@@ -67,36 +60,23 @@ def run_baselines(
     answers = [safe_extract(task, t) for t in texts]
     tokens = sum(c.completion_tokens for c in samples)
     if "self_consistency" in kinds:
-        out.append(
-            _record(
-                baseline_name("self_consistency", n), majority_vote(answers), None, n, tokens, sample_seconds
-            )
-        )
+        consistency = SelfConsistency(n)
+        choice = consistency.choose([Scored(a) for a in answers])
+        out.append(_record(consistency.name, choice.answer, None, n, tokens, sample_seconds))
     if "best_of_n" in kinds:
         start = time.perf_counter()
-        scores = [0.0] * len(texts)
-        errors: list[str] = []
-        calls, extra_tokens = n, 0
-        todo = [i for i, a in enumerate(answers) if a is not None]  # a draft without an answer is failed
-        if todo:
-            try:
-                verification = verifier.verify(problem, [texts[i] for i in todo])
-                for i, s in zip(todo, verification.scores, strict=True):
-                    scores[i] = float(s)
-                calls += verification.usage.llm_calls
-                extra_tokens = verification.usage.generated_tokens
-            except Exception as exc:  # noqa: BLE001 - a failing verifier gives no pick, not a crash
-                errors.append(f"verifier error: {type(exc).__name__}: {exc}")
-        pick = best_of_n(texts, scores) if todo and not errors else None
+        best = BestOfN(verifier, n=n)
+        choice, scoring = best.select(problem, texts, answers)  # a draft without an answer is failed
+        usage = scoring.usage
         out.append(
             _record(
-                baseline_name("best_of_n", n),
-                answers[pick] if pick is not None else None,
-                scores[pick] if pick is not None else None,
-                calls,
-                tokens + extra_tokens,
+                best.name,
+                choice.answer,
+                choice.score,
+                n + (usage.llm_calls if usage else 0),
+                tokens + (usage.generated_tokens if usage else 0),
                 sample_seconds + time.perf_counter() - start,
-                errors,
+                [scoring.error] if scoring.error else [],
             )
         )
     return out

@@ -276,7 +276,7 @@ class RayRunner(BaseRunner):
         if retries < 0 or (max_in_flight is not None and max_in_flight < 1) or task_cpus <= 0:
             raise VerbalRLError("need --retries >= 0, --max-in-flight >= 1 and task_cpus > 0")
         if not verifier or not verifier.strip():
-            from .runner import verifier_help
+            from ..verifier.registry import verifier_help
 
             raise VerbalRLError(verifier_help())
         self.model, self.base_url, self.verifier = model, base_url, verifier

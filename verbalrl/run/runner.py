@@ -47,11 +47,11 @@ from ..llm.base import LLM
 from ..llm.wrappers import ModelClock, TimedLLM
 from ..tasks.base import Problem, Task
 from ..verifier.base import TimedVerifier, Verifier
+from ..verifier.registry import load_verifier, verifier_help
 from .results import append_line, read_results, repair_tail, summarize, summary_table
 from .spec import (
     RUN_FILE,
     load_generator,
-    load_verifier,
     new_run_id,
     open_run_memory,
     parse_memory_url,
@@ -60,7 +60,6 @@ from .spec import (
     spec_problems,
     spec_run_options,
     uses_memory,
-    verifier_help,
 )
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """What a run is built from: its recorded spec, and the model, verifier and memory it names.
 
 In scope: where runs live and how they are named, `run.json` (read back for
-`--resume`), building the generator, the verifier and the memory from CLI
-specs (`load_verifier`, `load_generator`, `open_run_memory`, `parse_memory_url`),
+`--resume`), building the generator and the memory from CLI specs
+(`load_generator`, `open_run_memory`, `parse_memory_url`; verifiers come from
+`verbalrl.verifier.load_verifier`),
 and the problems and runner options a spec records. Left out: running (the
 `Runner` in runner.py, `RayRunner` in fanout.py).
 """
@@ -21,7 +22,6 @@ from ..graphs import GraphConfig
 from ..llm.base import LLM
 from ..paths import verbalrl_home
 from ..tasks.base import Problem, Task
-from ..verifier.base import Verifier
 
 log = logging.getLogger("verbalrl.runner")
 
@@ -38,56 +38,6 @@ def new_run_id(graph: str) -> str:
 
 
 # ----------------------------------------------------------------- building from a spec (CLI, resume)
-def load_verifier(spec: str, llm: LLM, task: Task) -> Verifier:
-    """A verifier from a CLI spec.
-
-    `checker` (the task's exact checker: an oracle, for experiments), `genrm`
-    / `genrm-cot` (the generator model itself, untrained: a poor verifier, a
-    warning), or a trained verifier folder (`PATH`, `genrm:PATH`, `genrm-cot:PATH`).
-    """
-    from ..verifier.base import CheckerVerifier
-    from ..verifier.genrm import GenRMVerifier
-    from ..verifier.genrm_cot import GenRMCoTVerifier
-
-    if not spec or not spec.strip():
-        raise VerbalRLError(verifier_help())
-    if spec == "checker":
-        log.warning("verifier 'checker' reads the gold answer: an oracle for experiments, not a real run")
-        return CheckerVerifier(task)
-    if spec == "genrm":
-        log.warning("GenRM on the untrained generator model: expect a poor verifier")
-        return GenRMVerifier(llm, name=f"genrm:untrained:{llm.name}")
-    if spec in ("genrm-cot", "genrm_cot"):
-        log.warning("GenRM-CoT on the untrained generator model: expect a poor verifier")
-        return GenRMCoTVerifier(llm, name=f"genrm_cot:untrained:{llm.name}")
-    kind, _, path = (
-        spec.partition(":")
-        if spec.split(":", 1)[0] in ("genrm", "genrm-cot", "genrm_cot")
-        else ("", "", spec)
-    )
-    from ..verifier.artifact import resolve_artifact
-
-    path = str(resolve_artifact(path))
-    if not Path(path).exists():
-        raise VerbalRLError(f"verifier {spec!r}: no such folder. {verifier_help()}")
-    if kind in ("genrm-cot", "genrm_cot"):
-        return GenRMCoTVerifier.load(path)
-    from ..verifier.artifact import is_artifact, read_metadata
-
-    if not kind and is_artifact(path) and read_metadata(path).kind == "genrm_cot":
-        return GenRMCoTVerifier.load(path)
-    return GenRMVerifier.load(path)
-
-
-def verifier_help() -> str:
-    return (
-        "choose a verifier: --verifier PATH (a trained GenRM folder from `verbalrl train-verifier`), "
-        "'genrm-sum30' (the packaged GenRM for arithmetic sum30), "
-        "'genrm-cot:PATH', 'checker' (oracle, reads the gold answer: experiments only), or "
-        "'genrm' (the untrained generator as GenRM: a poor verifier)"
-    )
-
-
 def read_spec(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]:
     """The recorded spec of run `run_id` (a clear error when there is none)."""
     path = Path(runs_dir or runs_root()) / run_id / RUN_FILE

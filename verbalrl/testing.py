@@ -1,0 +1,58 @@
+"""Test doubles for code built on verbalrl: a model scripted by agent role, a scripted verifier.
+
+In scope, as DSPy ships its dummy LM: `scripted(replies)` makes a reply
+function for `FakeLLM` that answers by the role a prompt was built for
+(`verbalrl.agents.roles.role_of`: solver, critic, reviser, reflector,
+debater, distiller), and `score_by_answer(scores)` a `FunctionVerifier` that
+scores a candidate by the `Answer:` line in it. Together they drive every
+graph through a chosen path without a real model:
+
+    from verbalrl.llm import FakeLLM
+    from verbalrl.testing import scripted, score_by_answer
+
+    llm = FakeLLM(scripted({"solver": "2 + 2 = 4\\nAnswer: 4", "critic": "Check it."}))
+    verifier = score_by_answer({"4": 0.9})
+
+Left out: real-model fixtures (the project's tests build those in conftest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from .agents.roles import Role, role_of
+from .llm.base import Prompt
+from .verifier.base import FunctionVerifier
+
+RoleReply = str | Callable[[Prompt], str]
+
+__all__ = ["Role", "role_of", "score_by_answer", "scripted"]
+
+
+def scripted(replies: Mapping[str, RoleReply], default: str = "zzz") -> Callable[[Prompt], str]:
+    """A `FakeLLM` reply function answering by role; a role not in `replies` gets `default` (junk).
+
+    A value is the reply text, or a function of the prompt returning it.
+    """
+    unknown = set(replies) - {"critic", "reflector", "distiller", "debater", "reviser", "solver"}
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}: use solver, critic, reviser, "
+                         "reflector, debater or distiller")
+
+    def reply(prompt: Prompt) -> str:
+        value = replies.get(role_of(prompt), default)
+        return value(prompt) if callable(value) else value
+
+    return reply
+
+
+def score_by_answer(scores: Mapping[str, float], default: float = 0.1) -> FunctionVerifier:
+    """A verifier whose score is that of the first `Answer: <key>` found in the candidate."""
+
+    def fn(question: str, candidate: str) -> float:
+        for key, value in scores.items():
+            if f"Answer: {key}" in candidate:
+                return value
+        return default
+
+    return FunctionVerifier(fn, name="scripted")
