@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from verbalrl.tasks import Draft, GeneratedTask, Problem, Split, get_task, register_task
+from verbalrl.tasks import GeneratedProblem, GeneratedTask, Problem, Split, get_task, register_task
 from verbalrl.tasks.words import COMMON_WORDS
 
 VOWELS = "aeiou"
@@ -25,13 +25,13 @@ class VowelCountTask(GeneratedTask):
     answer_kind = "numeric"  # compare as numbers: "3", "3.0" and "three: 3" all count as 3
     answer_format = "Give the count as a single integer."
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         # Only `rng` supplies randomness, so the same seed gives the same problems.
         short = [w for w in COMMON_WORDS if len(w) <= 5]
         long = [w for w in COMMON_WORDS if len(w) > 5]
         word = rng.choice(short if split == "train" else long)
         count = sum(letter in VOWELS for letter in word)
-        return Draft(
+        return GeneratedProblem(
             question=f'How many vowels are in the word "{word}"?',
             answer=str(count),
             meta={"word": word},

@@ -1,7 +1,7 @@
 """Where verbalrl keeps files: `$VERBALRL_HOME`, default `~/.cache/verbalrl`.
 
-In scope: resolving the home folder and its sub-folders (model cache,
-memory, runs). Nothing here creates files other than the folders asked for.
+In scope: resolving the home folder (model cache, memory and runs live under it).
+Nothing here creates files.
 """
 
 from __future__ import annotations
@@ -15,10 +15,3 @@ def verbalrl_home() -> Path:
     env = os.environ.get("VERBALRL_HOME")
     base = Path(env).expanduser() if env else Path.home() / ".cache" / "verbalrl"
     return base
-
-
-def home_subdir(name: str) -> Path:
-    """`$VERBALRL_HOME/<name>`, created if missing."""
-    path = verbalrl_home() / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path

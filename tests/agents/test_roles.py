@@ -22,7 +22,7 @@ from verbalrl.agents import (
 )
 from verbalrl.agents.base import MAX_QUESTION_CHARS
 from verbalrl.llm.fake import prompt_text
-from verbalrl.tasks import Draft, GeneratedTask, Split, get_task
+from verbalrl.tasks import GeneratedProblem, GeneratedTask, Split, get_task
 
 junk = st.one_of(st.text(), st.binary().map(lambda b: b.decode("latin-1")), st.none(), st.integers())
 
@@ -31,8 +31,9 @@ class Secret(GeneratedTask):
     name = "secret_roles"
     description = "gold is a marker"
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
-        return Draft(question=f"Box {rng.randint(1, 999)}?", answer="GOLD-55", meta={"m": "META-66"})
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
+        question = f"Box {rng.randint(1, 999)}?"
+        return GeneratedProblem(question=question, answer="GOLD-55", meta={"m": "META-66"})
 
 
 class Exploding(Secret):

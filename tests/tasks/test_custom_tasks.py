@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from verbalrl.tasks import BaseTask, Draft, GeneratedTask, Problem, Split, Task
+from verbalrl.tasks import BaseTask, GeneratedProblem, GeneratedTask, Problem, Split, Task
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_task.py"
 
@@ -26,14 +26,14 @@ class ParityTask(GeneratedTask):
 
 
 class DoubleTask(GeneratedTask):
-    """A finite space listed by `all_drafts`, numeric answers."""
+    """A finite space listed by `all_generated`, numeric answers."""
 
     name = "double"
     description = "Double a number."
     answer_kind = "numeric"
 
-    def all_drafts(self, split: Split) -> list[Draft]:
-        return [Draft(f"What is twice {n}?", str(2 * n), {"n": n}) for n in range(50)]
+    def all_generated(self, split: Split) -> list[GeneratedProblem]:
+        return [GeneratedProblem(f"What is twice {n}?", str(2 * n), {"n": n}) for n in range(50)]
 
 
 class CapitalsTask(BaseTask):
@@ -77,7 +77,7 @@ def test_small_space_returns_every_problem_of_the_split_once() -> None:
     ]
 
 
-def test_all_drafts_and_numeric_answer_kind() -> None:
+def test_all_generated_and_numeric_answer_kind() -> None:
     task = DoubleTask()
     problems = task.problems("train", n=500, seed=1) + task.problems("test", n=500, seed=1)
     assert sorted(p.meta["n"] for p in problems) == list(range(50))
@@ -92,10 +92,10 @@ def test_generate_returning_garbage_is_a_clear_type_error() -> None:
     class Broken(GeneratedTask):
         name = "broken"
 
-        def generate(self, rng: random.Random, split: Split) -> Draft:
+        def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
             return "oops"  # type: ignore[return-value]
 
-    with pytest.raises(TypeError, match="Draft or a \\(question, answer\\) tuple"):
+    with pytest.raises(TypeError, match="GeneratedProblem or a \\(question, answer\\) tuple"):
         Broken().problems()
 
 

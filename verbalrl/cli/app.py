@@ -66,7 +66,7 @@ def load_model_for_cli(model: str, base_url: str | None, dtype: str) -> Any:
 @app.command()
 def models(json_out: JsonOpt = False) -> None:
     """List model aliases, where each resolves, and the converted-model cache."""
-    from ..llm.models import ALIASES, converted_dir, find_packaged_gguf, resolve_model
+    from ..llm.aliases import ALIASES, converted_dir, find_packaged_gguf, resolve_model
     from ..paths import verbalrl_home
 
     rows = []

@@ -25,6 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import GenerationConfig as HFGenerationConfig
 
 from ..errors import ContextLengthError, ModelNotFoundError
+from .aliases import local_source, resolve_model
 from .base import (
     Capabilities,
     Completion,
@@ -34,7 +35,6 @@ from .base import (
     validate_candidates,
     validate_prompts,
 )
-from .models import local_source, resolve_model
 
 log = logging.getLogger(__name__)
 

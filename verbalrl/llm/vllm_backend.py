@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import BackendError
+from .aliases import local_source, resolve_model
 from .base import (
     Capabilities,
     Completion,
@@ -23,7 +24,6 @@ from .base import (
     validate_candidates,
     validate_prompts,
 )
-from .models import local_source, resolve_model
 
 # vLLM caps the number of logprobs it returns per position; 20 is its default max.
 _TOP_LOGPROBS = 20

@@ -15,8 +15,8 @@ Built in: `last_letter`, `word_sort`, `arithmetic` (levels 1-4 and "sum30"),
 from .answers import find_answer_segment, last_number, normalize_number, normalize_text
 from .arithmetic import ArithmeticConfig, ArithmeticTask
 from .base import SPLITS, BaseTask, Problem, ProblemRequest, Split, Task
-from .data import TaskDataError
-from .generated import Draft, GeneratedTask
+from .datafiles import TaskDataError
+from .generated import GeneratedProblem, GeneratedTask
 from .gsm8k import GSM8KConfig, GSM8KTask
 from .jsonl_task import JSONLConfig, JSONLTask
 from .last_letter import LastLetterConfig, LastLetterTask
@@ -28,7 +28,7 @@ __all__ = [
     "ArithmeticConfig",
     "ArithmeticTask",
     "BaseTask",
-    "Draft",
+    "GeneratedProblem",
     "GSM8KConfig",
     "GSM8KTask",
     "GeneratedTask",

@@ -33,7 +33,7 @@ from .expressions import (
     render,
     solution_lines,
 )
-from .generated import Draft, GeneratedTask
+from .generated import GeneratedProblem, GeneratedTask
 
 Level: TypeAlias = Literal[1, 2, 3, 4, "sum30"]
 LEVELS: tuple[Level, ...] = (1, 2, "sum30", 3, 4)
@@ -55,20 +55,20 @@ class ArithmeticConfig(BaseModel):
         return value
 
 
-def _binop_drafts(level: Level, op: str, values_a: range, values_b: range) -> list[Draft]:
-    drafts = []
+def _binop_problems(level: Level, op: str, values_a: range, values_b: range) -> list[GeneratedProblem]:
+    problems = []
     for a in values_a:
         for b in values_b:
             if op == "-" and a < b:
                 continue  # keep level-3 answers non-negative
             expr = BinOp(op, Num(a), Num(b))
-            drafts.append(_draft(level, expr))
-    return drafts
+            problems.append(_problem(level, expr))
+    return problems
 
 
-def _draft(level: Level, expr: Expr) -> Draft:
+def _problem(level: Level, expr: Expr) -> GeneratedProblem:
     text = render(expr)
-    return Draft(
+    return GeneratedProblem(
         question=f"What is {text}?",
         answer=str(evaluate(expr)),
         meta={"level": level, "expression": text},
@@ -76,18 +76,18 @@ def _draft(level: Level, expr: Expr) -> Draft:
 
 
 @functools.cache
-def _listing(level: Level) -> tuple[Draft, ...]:
+def _listing(level: Level) -> tuple[GeneratedProblem, ...]:
     """Every problem of a finite level (cached: level 3 has ~20k and is listed once)."""
     if level == 1:
-        return tuple(_binop_drafts(1, "+", range(0, 10), range(0, 10)))
+        return tuple(_binop_problems(1, "+", range(0, 10), range(0, 10)))
     if level == 2:
-        return tuple(_binop_drafts(2, "+", range(10, 100), range(10, 100)))
+        return tuple(_binop_problems(2, "+", range(10, 100), range(10, 100)))
     if level == "sum30":
-        return tuple(_binop_drafts("sum30", "+", range(2, 31), range(2, 31)))
+        return tuple(_binop_problems("sum30", "+", range(2, 31), range(2, 31)))
     return tuple(
-        draft
+        item
         for op in ("+", "-", "*")
-        for draft in _binop_drafts(3, op, range(10, 100), range(10, 100))
+        for item in _binop_problems(3, op, range(10, 100), range(10, 100))
     )
 
 
@@ -109,17 +109,17 @@ class ArithmeticTask(GeneratedTask):
     def level(self) -> Level:
         return self.config.level
 
-    def all_drafts(self, split: Split) -> Sequence[Draft] | None:
+    def all_generated(self, split: Split) -> Sequence[GeneratedProblem] | None:
         # Train and test come from one listing; the hash partition separates them.
         return None if self.level == 4 else _listing(self.level)
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         # Level 4 only: redraw until the expression has parentheses and stays small and >= 0.
         while True:
             expr = random_expression(rng, rng.randint(2, 3), 1, 20)
             text = render(expr)
             if "(" in text and all(0 <= v <= 999 for v in intermediate_values(expr)):
-                return _draft(4, expr)
+                return _problem(4, expr)
 
     def reference_solution(self, problem: Problem) -> str | None:
         text = problem.meta.get("expression")

@@ -1,7 +1,7 @@
 """`GeneratedTask`: a task whose problems a program makes, with disjoint train/test splits.
 
 In scope: turning a `generate(rng, split)` hook (or, for small finite problem
-spaces, an `all_drafts(split)` hook) into deterministic, de-duplicated,
+spaces, an `all_generated(split)` hook) into deterministic, de-duplicated,
 split-disjoint `Problem`s with stable ids. Left out: any concrete problem
 family (see `last_letter.py`, `word_sort.py`, `arithmetic.py`).
 
@@ -25,12 +25,16 @@ from .base import BaseTask, Problem, Split
 
 
 @dataclass(frozen=True)
-class Draft:
+class GeneratedProblem:
     """A generated question with its gold answer and optional JSON-safe task data."""
 
     question: str
     answer: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+# The name before 0.2 (it also meant a candidate solution in the graphs): kept for old imports.
+Draft = GeneratedProblem
 
 
 def question_digest(task: str, question: str) -> str:
@@ -47,11 +51,11 @@ def split_of(task: str, question: str, test_fraction: float) -> Split:
 class GeneratedTask(BaseTask):
     """Subclass, set `name`/`description`/`answer_kind`, and implement `generate`.
 
-    `generate(rng, split)` returns a `Draft` (or a `(question, answer)` tuple)
+    `generate(rng, split)` returns a `GeneratedProblem` (or a `(question, answer)` tuple)
     using only `rng` for randomness, so problems are reproducible per seed.
     The split argument lets a task make harder test problems (e.g. more words);
     problems whose hash belongs to the other split are dropped and redrawn.
-    Tasks with a small finite problem space override `all_drafts` instead, so
+    Tasks with a small finite problem space override `all_generated` instead, so
     every problem of a split can be listed exactly.
     """
 
@@ -60,13 +64,13 @@ class GeneratedTask(BaseTask):
     # Draws per requested problem before concluding the split has no more distinct problems.
     max_draws_per_problem: ClassVar[int] = 50
 
-    def generate(self, rng: random.Random, split: Split) -> Draft | tuple[str, str]:
-        """One random problem for `split`; override this (or `all_drafts`)."""
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem | tuple[str, str]:
+        """One random problem for `split`; override this (or `all_generated`)."""
         raise NotImplementedError(
-            f"{type(self).__name__} must implement generate(rng, split) or all_drafts(split)"
+            f"{type(self).__name__} must implement generate(rng, split) or all_generated(split)"
         )
 
-    def all_drafts(self, split: Split) -> Sequence[Draft] | None:
+    def all_generated(self, split: Split) -> Sequence[GeneratedProblem] | None:
         """Every problem of a small finite space, or None (the default) to use `generate`."""
         return None
 
@@ -74,63 +78,65 @@ class GeneratedTask(BaseTask):
         """Up to `n` distinct problems; fewer only when the split has fewer than `n`."""
         rng = random.Random(f"{self.name}:{split}:{seed}")
         pool = self._finite_pool(split)
-        drafts: list[Draft] = []
+        generated: list[GeneratedProblem] = []
         if pool is not None:
             pool = list(pool)
             rng.shuffle(pool)
-            drafts = pool[:n]
+            generated = pool[:n]
         else:
             seen: set[str] = set()
             budget = max(1000, self.max_draws_per_problem * n)
-            while len(drafts) < n and budget > 0:
+            while len(generated) < n and budget > 0:
                 budget -= 1
-                draft = _as_draft(self.generate(rng, split))
-                if draft.question in seen:
+                item = _as_generated(self.generate(rng, split))
+                if item.question in seen:
                     continue
-                seen.add(draft.question)
-                if split_of(self.name, draft.question, self.test_fraction) == split:
-                    drafts.append(draft)
-        return [self._to_problem(draft, split, i) for i, draft in enumerate(drafts)]
+                seen.add(item.question)
+                if split_of(self.name, item.question, self.test_fraction) == split:
+                    generated.append(item)
+        return [self._to_problem(item, split, i) for i, item in enumerate(generated)]
 
-    def _finite_pool(self, split: Split) -> list[Draft] | None:
-        """The split's share of `all_drafts`, computed once per task instance (hashing is slow)."""
-        cache: dict[Split, list[Draft] | None] = self.__dict__.setdefault("_split_pools", {})
+    def _finite_pool(self, split: Split) -> list[GeneratedProblem] | None:
+        """The split's share of `all_generated`, computed once per task instance (hashing is slow)."""
+        cache: dict[Split, list[GeneratedProblem] | None] = self.__dict__.setdefault("_split_pools", {})
         if split not in cache:
-            finite = self.all_drafts(split)
+            finite = self.all_generated(split)
             cache[split] = None if finite is None else self._distinct_in_split(finite, split)
         return cache[split]
 
-    def _distinct_in_split(self, drafts: Sequence[Draft], split: Split) -> list[Draft]:
+    def _distinct_in_split(
+        self, generated: Sequence[GeneratedProblem], split: Split
+    ) -> list[GeneratedProblem]:
         seen: set[str] = set()
-        kept: list[Draft] = []
-        for draft in drafts:
-            draft = _as_draft(draft)
-            if draft.question in seen:
+        kept: list[GeneratedProblem] = []
+        for item in generated:
+            item = _as_generated(item)
+            if item.question in seen:
                 continue
-            seen.add(draft.question)
-            if split_of(self.name, draft.question, self.test_fraction) == split:
-                kept.append(draft)
+            seen.add(item.question)
+            if split_of(self.name, item.question, self.test_fraction) == split:
+                kept.append(item)
         return kept
 
-    def _to_problem(self, draft: Draft, split: Split, index: int) -> Problem:
-        digest = question_digest(self.name, draft.question)[:8]
+    def _to_problem(self, item: GeneratedProblem, split: Split, index: int) -> Problem:
+        digest = question_digest(self.name, item.question)[:8]
         return Problem(
             id=f"{self.name}-{split}-{index}-{digest}",
             task=self.name,
             split=split,
-            question=draft.question,
-            answer=draft.answer,
-            meta=dict(draft.meta),
+            question=item.question,
+            answer=item.answer,
+            meta=dict(item.meta),
         )
 
 
-def _as_draft(value: Draft | tuple[str, str]) -> Draft:
-    if isinstance(value, Draft):
+def _as_generated(value: GeneratedProblem | tuple[str, str]) -> GeneratedProblem:
+    if isinstance(value, GeneratedProblem):
         return value
     if isinstance(value, tuple) and len(value) == 2:
         question, answer = value
-        return Draft(question=str(question), answer=str(answer))
-    raise TypeError(f"generate() must return a Draft or a (question, answer) tuple, got {value!r}")
+        return GeneratedProblem(question=str(question), answer=str(answer))
+    raise TypeError(f"generate() must return a GeneratedProblem or a (question, answer) tuple, got {value!r}")
 
 
 class WordCountRanges(BaseModel):

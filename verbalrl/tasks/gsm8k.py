@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .answers import normalize_number
 from .base import SPLITS, BaseTask, Problem, Split, task_config
-from .data import TaskDataError, expand_path, read_jsonl, sample_indices
+from .datafiles import TaskDataError, expand_path, read_jsonl, sample_indices
 
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 HF_DATASET = ("openai/gsm8k", "main")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .answers import normalize_number
 from .base import BaseTask, Problem, Split, task_config
-from .data import TaskDataError, read_jsonl_lines, sample_indices
+from .datafiles import TaskDataError, read_jsonl_lines, sample_indices
 
 
 class JSONLConfig(BaseModel):

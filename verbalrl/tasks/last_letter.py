@@ -16,7 +16,7 @@ from pydantic import Field
 
 from .answers import letters_only
 from .base import Problem, Split, task_config
-from .generated import Draft, GeneratedTask, WordCountRanges
+from .generated import GeneratedProblem, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -51,10 +51,10 @@ class LastLetterTask(GeneratedTask):
     def __init__(self, config: LastLetterConfig | None = None, **options: Any) -> None:
         self.config = task_config(LastLetterConfig, config, options)
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         low, high = self.config.word_range(split)
         words = rng.sample(COMMON_WORDS, rng.randint(low, high))
-        return Draft(
+        return GeneratedProblem(
             question=(f'Take the last letters of the words in "{" ".join(words)}" and concatenate them.'),
             answer="".join(w[-1] for w in words),
             meta={"words": words},

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from .answers import words_only
 from .base import Problem, Split, task_config
-from .generated import Draft, GeneratedTask, WordCountRanges
+from .generated import GeneratedProblem, GeneratedTask, WordCountRanges
 from .words import COMMON_WORDS
 
 _AFTER_COLON = re.compile(r"^[^:]*:\s*")
@@ -63,10 +63,10 @@ class WordSortTask(GeneratedTask):
     def __init__(self, config: WordSortConfig | None = None, **options: Any) -> None:
         self.config = task_config(WordSortConfig, config, options)
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         low, high = self.config.word_range(split)
         words = rng.sample(COMMON_WORDS, rng.randint(low, high))
-        return Draft(
+        return GeneratedProblem(
             question=f"Sort the following words alphabetically: {' '.join(words)}",
             answer=" ".join(sorted(words)),
             meta={"words": words},

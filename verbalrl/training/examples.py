@@ -39,17 +39,6 @@ class SFTExample(BaseModel):
     problem_id: str = ""
 
 
-def problem_of(record: CandidateRecord) -> Problem:
-    return Problem(
-        id=record.problem_id,
-        task=record.task,
-        split=record.split,
-        question=record.question,
-        answer=record.answer,
-        meta=record.meta,
-    )
-
-
 def balanced_selection(
     records: Sequence[CandidateRecord],
     max_per_class: int = 16,
@@ -123,9 +112,9 @@ def cot_examples(
     """
     chosen = balanced_selection(records, max_per_class, seed, negative_ratio)
     if task.name in PROGRAMMATIC_TASKS:
-        rationales = [programmatic_rationale(task, problem_of(r), r.extracted) for r in chosen]
+        rationales = [programmatic_rationale(task, r.problem(), r.extracted) for r in chosen]
     elif teacher is not None:
-        items = [(problem_of(r), r.text, r.correct) for r in chosen]
+        items = [(r.problem(), r.text, r.correct) for r in chosen]
         rationales = reference_guided_rationales(teacher, task, items)
     else:
         raise ValueError(
@@ -156,7 +145,7 @@ def correct_solution_examples(
     correct = [r for r in balanced_selection(records, max_per_problem, seed) if r.correct]
     return [
         SFTExample(
-            prompt=task.prompt(problem_of(r)),
+            prompt=task.prompt(r.problem()),
             target=r.text.strip(),
             weight=weight,
             kind="correct",

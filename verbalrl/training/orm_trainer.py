@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 from transformers import Trainer
 
-from ..llm.models import local_source, resolve_model
+from ..llm.aliases import local_source, resolve_model
 from ..llm.transformers_backend import pick_dtype
 from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, fingerprint, write_metadata
 from ..verifier.orm import left_pad, load_classifier, render_prompt

@@ -5,7 +5,7 @@ batched call (the backend runs each question's shared prefix once), both the
 raw p(Yes) and the normalised p(Yes)/(p(Yes)+p(No)), and loading a trained
 verifier folder. Works on any backend with next-token probabilities
 (transformers, vLLM, an OpenAI-compatible server with logprobs). Left out:
-CoT verification (`genrm_cot.py`) and training (`train_genrm.py`).
+CoT verification (`genrm_cot.py`) and training (`verbalrl.training.sft_trainer`).
 
 An untrained small model is a poor judge (DESIGN.md measured 1.3% Best-of-8
 against 7.5% for the first sample), so `load()` of a plain model warns.

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..llm.models import local_source, resolve_model
+from ..llm.aliases import local_source, resolve_model
 from ..tasks.base import Problem
 from .artifact import FULL_MODEL_DIR, ArtifactError, fingerprint, read_metadata
 from .base import Usage, Verification, check_candidates

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from verbalrl.errors import ModelNotFoundError
-from verbalrl.llm.models import ALIASES, DEFAULT_MODEL, converted_dir, resolve_model
+from verbalrl.llm.aliases import ALIASES, DEFAULT_MODEL, converted_dir, resolve_model
 from verbalrl.llm.registry import load_llm, split_backend
 
 
@@ -36,7 +36,7 @@ def test_folder_without_config_is_rejected(tmp_path):
 
 
 def test_alias_without_its_wheel_says_how_to_install(monkeypatch):
-    import verbalrl.llm.models as models
+    import verbalrl.llm.aliases as models
 
     monkeypatch.setattr(models, "find_packaged_gguf", lambda alias: None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

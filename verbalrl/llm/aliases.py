@@ -63,10 +63,6 @@ class ResolvedModel:
     gguf_file: str | None = None
     origin: str = "local"  # "alias", "local", "gguf", "hub"
 
-    @property
-    def is_local(self) -> bool:
-        return self.origin != "hub"
-
 
 def find_packaged_gguf(alias: Alias) -> Path | None:
     """The GGUF file shipped in the alias's wheel, or None if the wheel is not installed."""
