@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from verbalrl.tasks import get_task
+from verbalrl.evaluation.metrics import roc_auc
+from verbalrl.evaluation.pool import group_by_problem, read_pool
 from verbalrl.verifier.artifact import PACKAGED, read_metadata
 from verbalrl.verifier.genrm import GenRMVerifier
+
+POOL = Path(__file__).parent / "data" / "sum30_pool.jsonl"
 
 
 def test_packaged_verifier_metadata():
@@ -16,15 +21,24 @@ def test_packaged_verifier_metadata():
 
 
 @pytest.mark.slow
-def test_packaged_verifier_loads_by_name_and_applies_its_adapter(smollm):
-    # Quality is measured by benchmarks/genrm_quality.py (see benchmarks/RESULTS.md), not here:
-    # this checks the packaged adapter is found by name, loads onto the base model and changes
-    # its verdicts on in-distribution training-style candidates.
-    task = get_task("arithmetic", level="sum30")
-    problem = task.problems("train", n=1, seed=0)[0]
-    a, b = (int(x) for x in problem.question.rstrip("?").split("is ")[-1].split(" + "))
-    candidates = [f"{a} + {b} = {a + b}", f"{a} + {b} = {a + b + 4}", "I am not sure."]
-    trained = GenRMVerifier.load("genrm-sum30", dtype="float32").verify(problem, candidates)
-    base = GenRMVerifier(smollm).verify(problem, candidates)
-    assert all(0.0 <= s <= 1.0 for s in trained.scores)
-    assert max(abs(x - y) for x, y in zip(trained.scores, base.scores, strict=True)) > 0.05
+def test_packaged_verifier_loads_by_name_and_discriminates(smollm):
+    # A pool of 128 solutions the embedded model wrote for 16 held-out sum30 problems (T=0.8, seed 0;
+    # 25 correct by the checker), stored so this test scores real model output without sampling it.
+    # Measured when it was written: AUC 0.80 (0.87 on a second pool); the base model as its own
+    # judge is near chance. The bounds leave room for numeric drift, not for a broken adapter.
+    groups = group_by_problem(read_pool(POOL))
+    trained = GenRMVerifier.load("genrm-sum30", dtype="float32")
+    base = GenRMVerifier(smollm)
+    scores, base_scores, labels = [], [], []
+    for group in groups:
+        scores += trained.verify(group.problem, group.texts).scores
+        base_scores += base.verify(group.problem, group.texts).scores
+        labels += group.correct
+    assert sum(labels) == 25 and len(labels) == 128
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    auc = roc_auc(scores, labels)
+    assert auc is not None and auc > 0.7, auc
+    assert auc > (roc_auc(base_scores, labels) or 0.0) + 0.1  # the adapter, not the base model, discriminates
+    right = [s for s, ok in zip(scores, labels, strict=True) if ok]
+    wrong = [s for s, ok in zip(scores, labels, strict=True) if not ok]
+    assert sum(right) / len(right) > sum(wrong) / len(wrong)
