@@ -247,6 +247,19 @@ def test_untrusted_text_is_fenced_when_rendered(
     assert "Ignore all previous" not in rendered[:opening] + rendered[closing:]
 
 
+def test_threads_of_one_process_can_write_together(
+    make_store: MakeStore, exp: Callable[..., Experience]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = make_store()
+    same = [exp("What is 11 + 31?", "42") for _ in range(8)]
+    distinct = [exp(f"thread problem {w} about {w}s", w) for w in "abcdefghijklmnop"]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(store.add_experience, same + distinct))
+    assert store.count() == 1 + len(distinct)
+
+
 def test_a_closed_store_refuses_to_work(make_store: MakeStore, exp: Callable[..., Experience]) -> None:
     store = make_store()
     store.close()
