@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from chromadb.errors import InternalError
 
-from verbalrl.memory import retry
-from verbalrl.memory.retry import RetryingCollection
+from verbalrl.memory.chroma import retry
+from verbalrl.memory.chroma.retry import RetryingCollection
 
 
 class Flaky:

@@ -64,9 +64,10 @@ from verbalrl.memory import (
     Reflection,
     read_jsonl,
 )
-from verbalrl.memory.codec import from_metadata, kind_of, to_row
+from verbalrl.memory.chroma.codec import from_metadata, to_row
 from verbalrl.memory.context import PREAMBLE
 from verbalrl.memory.distill import apply_operations
+from verbalrl.memory.kinds import kind_of
 from verbalrl.memory.sanitize import TextTruncatedWarning
 from verbalrl.tasks import (
     ArithmeticConfig,

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import VerbalRLError
-from ..memory.chroma_memory import ChromaMemory
+from ..memory import ChromaMemory
 from ..memory.config import MemoryConfig
 from ..memory.jsonl import export_jsonl, import_jsonl
 

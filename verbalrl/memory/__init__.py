@@ -1,4 +1,4 @@
-"""Vector memory on chromadb: experiences, reflections and concepts.
+"""Vector memory: experiences, reflections and concepts, on chromadb or in process.
 
 Memory is how agents reinforce across problems: they imitate verified
 successes (exemplars), avoid stored failures and their lessons, and use
@@ -15,64 +15,58 @@ concepts distilled from many attempts. Typical use from a graph:
                                      checker_confirmed=True))
     memory.maybe_distill(llm, task="gsm8k", every=20)
 
-Only this package imports chromadb.
+`InMemoryStore(embedder="hash:128")` is the same memory without disk or
+chromadb. Backends implement the `MemoryStore` protocol and share the rules
+in this package (duplicates `dedupe.py`, caps `caps.py`, recall `recall.py`,
+MMR `mmr.py`, concept strength `concepts.py`, distillation `schedule.py`);
+only `chroma/` imports chromadb. The exports are lazy, so importing this
+package (or `verbalrl.memory.records`) imports neither chromadb nor torch.
 """
 
-from .chroma_memory import ChromaMemory
-from .config import MemoryConfig
-from .context import MemoryContext, Recalled, RecalledConcept, RecalledReflection
-from .distill import DistillConfig, DistillResult, distill, parse_operations
-from .embedding import (
-    CallableEmbedder,
-    Embedder,
-    HashEmbedder,
-    SentenceTransformerEmbedder,
-    resolve_embedder,
-)
-from .errors import (
-    EmbedderMismatchError,
-    MemoryCorruptError,
-    MemoryImportError,
-    MemoryLockedError,
-    MemoryStoreError,
-    MemoryUnavailableError,
-)
-from .jsonl import export_jsonl, import_jsonl, read_jsonl
-from .records import Concept, Experience, Outcome, Provenance, Reflection, Status
-from .sanitize import TextTruncatedWarning
-from .store import MemoryStore
+from __future__ import annotations
 
-__all__ = [
-    "CallableEmbedder",
-    "ChromaMemory",
-    "Concept",
-    "DistillConfig",
-    "DistillResult",
-    "Embedder",
-    "EmbedderMismatchError",
-    "Experience",
-    "HashEmbedder",
-    "MemoryConfig",
-    "MemoryContext",
-    "MemoryCorruptError",
-    "MemoryImportError",
-    "MemoryLockedError",
-    "MemoryStore",
-    "MemoryStoreError",
-    "MemoryUnavailableError",
-    "Outcome",
-    "Provenance",
-    "Recalled",
-    "RecalledConcept",
-    "RecalledReflection",
-    "Reflection",
-    "SentenceTransformerEmbedder",
-    "Status",
-    "TextTruncatedWarning",
-    "distill",
-    "export_jsonl",
-    "import_jsonl",
-    "parse_operations",
-    "read_jsonl",
-    "resolve_embedder",
-]
+from .._lazy import lazy_exports
+
+# `distill` names both a submodule and the function exported here. Importing any
+# module that imports `.distill` binds the package attribute to the submodule, which
+# would hide a lazy export; binding the function now (pydantic + llm.base, no chromadb
+# or torch) keeps `from verbalrl.memory import distill` the function, as it always was.
+from .distill import distill as distill
+
+_EXPORTS = {
+    "ChromaMemory": ".chroma.store",
+    "InMemoryStore": ".in_memory",
+    "MemoryConfig": ".config",
+    "MemoryContext": ".context",
+    "Recalled": ".context",
+    "RecalledConcept": ".context",
+    "RecalledReflection": ".context",
+    "DistillConfig": ".distill",
+    "DistillResult": ".distill",
+    "parse_operations": ".distill",
+    "CallableEmbedder": ".embedding",
+    "Embedder": ".embedding",
+    "HashEmbedder": ".embedding",
+    "SentenceTransformerEmbedder": ".embedding",
+    "resolve_embedder": ".embedding",
+    "EmbedderMismatchError": ".errors",
+    "MemoryCorruptError": ".errors",
+    "MemoryImportError": ".errors",
+    "MemoryLockedError": ".errors",
+    "MemoryStoreError": ".errors",
+    "MemoryUnavailableError": ".errors",
+    "export_jsonl": ".jsonl",
+    "import_jsonl": ".jsonl",
+    "read_jsonl": ".jsonl",
+    "Concept": ".records",
+    "Experience": ".records",
+    "Outcome": ".records",
+    "Provenance": ".records",
+    "Reflection": ".records",
+    "Status": ".records",
+    "TextTruncatedWarning": ".sanitize",
+    "MemoryStore": ".store",
+    "RecordStore": ".store",
+}
+__all__ = sorted([*_EXPORTS, "distill"])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

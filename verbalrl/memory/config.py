@@ -2,7 +2,9 @@
 
 In scope: one frozen pydantic model validated at the edge, with the defaults
 documented per field. Left out: the embedding model object itself (pass it to
-`ChromaMemory(embedder=...)`; only its name or path is configuration).
+`ChromaMemory(embedder=...)` or `InMemoryStore(embedder=...)`; only its name or
+path is configuration). `InMemoryStore` ignores the location fields (path, host, port,
+collection prefix).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..paths import verbalrl_home
 
 
 class MemoryConfig(BaseModel):
-    """Settings of a `ChromaMemory`; a bad value raises a `ValidationError` naming the field."""
+    """Settings of a memory store; a bad value raises a `ValidationError` naming the field."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

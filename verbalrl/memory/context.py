@@ -3,7 +3,7 @@
 In scope: the result of `recall` (exemplars, failures with their lessons,
 stand-alone lessons, concepts, each with its similarity) as plain pydantic
 data that fits in graph state, and `render()`, which turns it into a prompt
-section. Left out: choosing what to recall (the store does that).
+section. Left out: choosing what to recall (`recall.py`).
 
 Retrieved text is data, never instructions: every stored text is put inside
 a fence longer than any run of backticks it contains (so it cannot close the

@@ -13,8 +13,8 @@ A line may start with a list marker (`-`, `*`, `3.`), which small models
 add; anything else that is not exactly one operation (prose, a lowercase
 `add`, an unknown id, an empty text) is skipped and logged, never guessed
 at. After the operations, at most `max_concepts` concepts survive, strongest
-first. Left out: storage (`ChromaMemory.distill` reads and writes concepts)
-and when to run (`ChromaMemory.maybe_distill`).
+first. Left out: storage (each backend's `distill` reads and writes concepts)
+and when to run (`schedule.py`).
 """
 
 from __future__ import annotations

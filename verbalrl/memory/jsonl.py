@@ -3,9 +3,10 @@
 In scope: one JSON object per line, a header line first
 (`{"verbalrl_memory": 1, ...}`) then `{"kind": ..., "record": {...}}` per
 record; no embeddings (an import re-embeds with the store's embedder, which
-is how memory moves between chromadb versions or embedding models). Import
-validates every line before writing anything, so a bad file changes nothing.
-Left out: incremental sync between live stores.
+is how memory moves between chromadb versions, embedding models or backends).
+Import validates every line before writing anything, so a bad file changes
+nothing. Works on any `RecordStore`. Left out: incremental sync between live
+stores.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from .chroma_memory import ChromaMemory
-from .codec import KINDS, Kind, model_for
 from .errors import MemoryImportError
+from .kinds import KINDS, Kind, model_for
 from .records import Concept, Experience, Reflection
+from .store import RecordStore
 
 EXPORT_VERSION = 1
 
 
-def export_jsonl(memory: ChromaMemory, path: str | Path, task: str | None = None) -> int:
+def export_jsonl(memory: RecordStore, path: str | Path, task: str | None = None) -> int:
     """Write every record (or one task's) to `path`; return how many records were written."""
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
@@ -86,7 +87,7 @@ def _kind(value: str) -> Kind:
     return value  # type: ignore[return-value]
 
 
-def import_jsonl(memory: ChromaMemory, path: str | Path) -> int:
+def import_jsonl(memory: RecordStore, path: str | Path) -> int:
     """Load an export into `memory` (ids and counts kept, upsert: importing twice is a no-op)."""
     records = read_jsonl(path)
     return memory.put_records(records)

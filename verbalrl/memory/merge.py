@@ -5,7 +5,8 @@ status, embeddings above the cosine threshold, and texts that differ only a
 little) and folding one into the other: the count adds up, the content id of
 the newcomer is remembered (so re-sending it is a no-op), and the better
 attempt (higher verifier score, newer on ties) supplies the problem and text. Left out:
-finding the candidates (the store queries chromadb in batches).
+finding the candidates (each backend, in batches) and applying the
+verdicts to a write batch (`dedupe.py`).
 
 Why texts are compared too: MiniLM puts "What is 23 + 45?" and "What is 23 +
 46?" above 0.95 cosine; their solutions differ, so they must not merge.

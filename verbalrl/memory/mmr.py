@@ -1,7 +1,7 @@
 """Maximal marginal relevance: pick results that are relevant and not alike.
 
 In scope: greedy MMR over unit vectors (Carbonell & Goldstein, 1998). Left
-out: fetching candidates and any filtering (the store does both).
+out: fetching candidates and any filtering (`recall.py` and the backends).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 In scope: the pydantic models, their cleaning at the edge (every text field
 goes through `sanitize.clean_text`), their content-hash ids and the derived
 facts the store needs (status, usefulness). Left out: how records are laid out
-in chromadb (`codec.py`) and how near-duplicates merge (`merge.py`).
+by a backend (`chroma/codec.py`) and how near-duplicates merge (`merge.py`).
 
 An experience's `status` decides how recall uses it:
 

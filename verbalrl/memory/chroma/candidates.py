@@ -1,8 +1,9 @@
-"""Fetching recall candidates from one collection, cheaply, with filters applied in Python.
+"""Fetching recall candidates from one chromadb collection, cheaply, with filters applied in Python.
 
-In scope: the staged query behind `ChromaMemory.recall`, and picking from the
-candidates with MMR. Left out: what to recall and how to present it (the
-store and `context.py`).
+In scope: the staged query behind `ChromaMemory.recall` (its
+`recall.CandidateSource`). Left out: which candidates pass (`recall.admits`),
+what to recall, picking with MMR and presenting (`memory/recall.py`,
+`context.py`).
 
 Why filter after the query: in chromadb 1.5 a metadata `where` filter scans
 every row (~100 ms at 100k records on 2 cores) while an unfiltered HNSW query
@@ -14,36 +15,16 @@ query runs only for a group still short while the collection holds more rows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
-from .codec import Kind, from_metadata
-from .mmr import mmr_select
+from ..kinds import Kind
+from ..recall import Candidate, admits, group_of
+from .codec import as_rows, from_metadata
 
-Candidate: TypeAlias = tuple[Any, np.ndarray, float]  # (record, its vector, cosine similarity)
 WIDEN = 8
-
-
-def as_rows(embeddings: Any) -> list[np.ndarray]:
-    """chromadb's embeddings (list or array, possibly None) as float32 rows."""
-    if embeddings is None:
-        return []
-    return [np.asarray(e, dtype=np.float32) for e in embeddings]
-
-
-def stack(items: Sequence[Candidate], dim: int) -> np.ndarray:
-    """The candidates' vectors as one (n, dim) matrix."""
-    if not items:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.stack([vec for _, vec, _ in items])
-
-
-def pick(query: np.ndarray, items: list[Candidate], k: int, lam: float) -> list[Candidate]:
-    """Up to `k` candidates chosen by MMR."""
-    return [items[i] for i in mmr_select(query, stack(items, len(query)), k, lam)]
 
 
 def fetch_candidates(
@@ -72,11 +53,16 @@ def fetch_candidates(
         rows = zip(ids, res["metadatas"][0], as_rows(res["embeddings"][0]), res["distances"][0], strict=True)
         for rid, meta, emb, dist in rows:
             sim = 1.0 - float(dist)
-            if rid in seen or (tasks is not None and meta.get("task") not in tasks):
+            if rid in seen or not admits(
+                meta.get("task"),
+                meta.get("problem_key"),
+                sim,
+                tasks=tasks,
+                skip_key=skip_key,
+                exclude_similarity=exclude_similarity,
+            ):
                 continue
-            if skip_key is not None and (meta.get("problem_key") == skip_key or sim >= exclude_similarity):
-                continue
-            group = meta.get("status") if kind == "experience" else None
+            group = group_of(kind, meta.get("status"))
             if group in groups:
                 seen.add(rid)
                 groups[group].append((from_metadata(kind, meta), emb, sim))

@@ -19,7 +19,7 @@ import socket
 from pathlib import Path
 from typing import IO
 
-from .errors import MemoryLockedError
+from ..errors import MemoryLockedError
 
 LOCK_NAME = ".verbalrl.lock"
 

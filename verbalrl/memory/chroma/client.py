@@ -6,7 +6,7 @@ server; telemetry off; one cosine collection per record kind, registered with
 verbalrl's embedding function (never chromadb's default, which downloads a
 model), each wrapped to retry chromadb's transient server errors
 (`retry.py`); a check that the stored vectors were made by the same embedder.
-Left out: reading and writing records (`chroma_memory.py`).
+Left out: reading and writing records (`base.py`, `writes.py`).
 
 Errors are translated: a folder chromadb cannot open gives
 `MemoryCorruptError` (and nothing in it is changed), a held folder
@@ -28,10 +28,10 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from .codec import KINDS, Kind
-from .config import MemoryConfig
-from .embedding import Embedder, resolve_embedder
-from .errors import EmbedderMismatchError, MemoryCorruptError, MemoryUnavailableError
+from ..config import MemoryConfig
+from ..embedding import Embedder, resolve_embedder
+from ..errors import EmbedderMismatchError, MemoryCorruptError, MemoryUnavailableError
+from ..kinds import KINDS, Kind
 from .lock import LOCK_NAME, FolderLock
 from .retry import RetryingCollection
 
