@@ -13,20 +13,29 @@ graph through a chosen path without a real model:
     llm = FakeLLM(scripted({"solver": "2 + 2 = 4\\nAnswer: 4", "critic": "Check it."}))
     verifier = score_by_answer({"4": 0.9})
 
+`registered_backend(prefix, loader)` and `registered_verifier(kind, loader)`
+register a model backend or verifier kind for the length of a `with` block
+and then restore what was there (so a test can stand in for the built-in
+`genrm` kind too): `--model fake:x` or `load_verifier("genrm:PATH")` then
+reach the test's loader, with no private loader monkeypatched.
+
 Left out: real-model fixtures (the project's tests build those in conftest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from .agents.roles import Role, role_of
+from .llm import registry as llm_registry
 from .llm.base import Prompt
+from .verifier import registry as verifier_registry
 from .verifier.base import FunctionVerifier
 
 RoleReply = str | Callable[[Prompt], str]
 
-__all__ = ["Role", "role_of", "score_by_answer", "scripted"]
+__all__ = ["Role", "registered_backend", "registered_verifier", "role_of", "score_by_answer", "scripted"]
 
 
 def scripted(replies: Mapping[str, RoleReply], default: str = "zzz") -> Callable[[Prompt], str]:
@@ -56,3 +65,31 @@ def score_by_answer(scores: Mapping[str, float], default: float = 0.1) -> Functi
         return default
 
     return FunctionVerifier(fn, name="scripted")
+
+
+@contextmanager
+def registered_backend(prefix: str, loader: llm_registry.BackendLoader) -> Iterator[None]:
+    """`load_llm("PREFIX:MODEL")` calls `loader` inside the block; the previous backend comes back after."""
+    previous = llm_registry._BACKENDS.get(prefix)
+    llm_registry.register_backend(prefix, loader, replace=True)
+    try:
+        yield
+    finally:
+        llm_registry.unregister_backend(prefix)
+        if previous is not None:
+            llm_registry.register_backend(prefix, previous)
+
+
+@contextmanager
+def registered_verifier(
+    kind: str, loader: verifier_registry.VerifierLoader, description: str = ""
+) -> Iterator[None]:
+    """`load_verifier("KIND:ARG")` calls `loader` inside the block; the previous kind comes back after."""
+    previous = verifier_registry._REGISTRY.get(kind)
+    verifier_registry.register_verifier(kind, loader, description, replace=True)
+    try:
+        yield
+    finally:
+        verifier_registry.unregister_verifier(kind)
+        if previous is not None:
+            verifier_registry.register_verifier(kind, previous.loader, previous.description)

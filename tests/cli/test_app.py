@@ -86,3 +86,43 @@ def test_tasks_list_and_sample_json():
         words = row["question"]
         assert row["answer"].split() == sorted(row["answer"].split())
         assert all(w in words for w in row["answer"].split())
+
+
+def test_help_lists_every_group():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in (
+        "models", "generate", "tasks", "serve", "sample", "eval-verifier", "train-verifier",
+        "train-generator", "memory", "run", "solve",
+    ):
+        assert command in result.stdout, command
+
+
+def test_importing_the_app_imports_neither_torch_nor_chromadb():
+    # `verbalrl.cli.app` the attribute is the typer app; the module is in sys.modules.
+    code = (
+        "import importlib, sys; module = importlib.import_module('verbalrl.cli.app'); "
+        "heavy = [m for m in ('torch', 'transformers', 'chromadb', 'langgraph') if m in sys.modules]; "
+        "assert not heavy, heavy; import verbalrl.cli as cli; "
+        "assert cli.main is module.main and cli.app is module.app"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_console_script_points_at_main():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["verbalrl"] == "verbalrl.cli:main"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["memory", "show", "exp-nope", "--path", "{tmp}/mem", "--embedder", "hash:8"], ["no-such-command"]],
+)
+def test_bad_input_exits_2_everywhere(tmp_path, args):
+    result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,4 +1,7 @@
-"""`verbalrl memory ...` through typer's CliRunner, on a real store."""
+"""`verbalrl memory ...` through typer's CliRunner on the main app, on a real store.
+
+Bad input exits 2 with one line, through the main app's one error path, as every command does.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from verbalrl.cli.memory import app
+from verbalrl.cli import app
 from verbalrl.memory import ChromaMemory, Experience
 
 runner = CliRunner()
@@ -28,7 +31,7 @@ def _seed(tmp_path: Path, exp: Callable[..., Experience]) -> tuple[Path, str]:
 
 
 def _run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, ["memory", *args])
     return result.exit_code, result.output
 
 
@@ -54,7 +57,7 @@ def test_stats_search_show(tmp_path: Path, exp: Callable[..., Experience]) -> No
     code, out = _run("show", first, *common, "--json")
     assert code == 0 and json.loads(out)["solution"] == "42"
     code, out = _run("show", "exp-nope", *common)
-    assert code == 1 and "no record" in out
+    assert code == 2 and "no record" in out
 
 
 def test_export_import_prune(tmp_path: Path, exp: Callable[..., Experience]) -> None:
@@ -70,13 +73,13 @@ def test_export_import_prune(tmp_path: Path, exp: Callable[..., Experience]) -> 
     code, out = _run("prune", "--max-per-task", "1", "--path", str(target), "--embedder", "hash:64", "--json")
     assert code == 0 and json.loads(out)["experience"] == 1  # arith had 2, cap 1
     code, out = _run("import", str(tmp_path / "missing.jsonl"), "--path", str(target))
-    assert code == 1 and "does not exist" in out
+    assert code == 2 and "does not exist" in out
 
 
 def test_clear_errors_for_a_held_or_mismatched_folder(tmp_path: Path, exp: Callable[..., Experience]) -> None:
     folder, _ = _seed(tmp_path, exp)
     with ChromaMemory(folder, embedder="hash:64"):
         code, out = _run("stats", "--path", str(folder), "--embedder", "hash:64")
-    assert code == 1 and "in use by another writer" in out
+    assert code == 2 and "in use by another writer" in out
     code, out = _run("stats", "--path", str(folder))  # default embedder: mismatch, model not loaded
-    assert code == 1 and "hash:64" in out
+    assert code == 2 and "hash:64" in out

@@ -212,3 +212,18 @@ def test_solve_json_multi(app, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["answer"] == "4" and data["status"] == "accept" and data["llm_calls"] == 2
+
+
+@pytest.mark.parametrize("flag", ["--problems", "--n", "-n"])
+def test_run_takes_problems_or_its_old_spellings(app, tmp_path: Path, flag: str) -> None:
+    args = ["run", flag, "2", "--level", "1", "--verifier", "checker", "--max-rounds", "1", "--n-drafts", "1"]
+    result = invoke(app, *args, "--runs-dir", tmp_path / "runs", "--no-progress", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"][0]["problems"] == 2
+
+
+def test_run_bad_input_exits_2_through_the_main_app(tmp_path: Path) -> None:
+    from verbalrl.cli import app as main_app
+
+    result = CliRunner().invoke(main_app, ["run", "--problems", "1", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "choose a verifier" in result.output

@@ -1,17 +1,30 @@
-"""`verbalrl sample` and `verbalrl eval-verifier` through typer's runner on a fresh app."""
+"""`verbalrl sample`, `eval-verifier` and `train-verifier` through typer's runner.
+
+Models and verifiers come from the library's registries (`--model fake:NAME`,
+a stand-in `genrm` kind), not from monkeypatched loaders.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import typer
+from typer.main import get_command
 from typer.testing import CliRunner
 
+from verbalrl.cli import app as main_app
 from verbalrl.cli import verifier as cli_eval
 from verbalrl.errors import VerbalRLError
 from verbalrl.evaluation.pool import PoolError, read_pool
 from verbalrl.llm.fake import FakeLLM
+from verbalrl.testing import registered_backend, registered_verifier
+from verbalrl.training import SFTConfig
+from verbalrl.verifier.base import FunctionVerifier
+
+from .conftest import invoke
 
 runner = CliRunner()
 
@@ -24,18 +37,18 @@ def app() -> typer.Typer:
 
 
 @pytest.fixture
-def fake_models(monkeypatch):
-    """Replace model loading: the generator answers 7 or 12, the judge likes 12."""
+def fake_models():
+    """A `fake:` backend: the generator answers 7 or 12, the judge likes 12."""
     loaded: list[str] = []
 
-    def load(name, base_url, dtype):
+    def load(name, **options):
         loaded.append(name)
         if name == "judge-model":
             return FakeLLM(lambda p: "Verdict: Yes" if "Answer: 12" in str(p) else "Verdict: No")
         return FakeLLM(["Answer: 12", "Answer: 7", "hmm", "Answer: 12"], name=name)
 
-    monkeypatch.setattr(cli_eval, "load_model", load)
-    return loaded
+    with registered_backend("fake", load):
+        yield loaded
 
 
 @pytest.fixture
@@ -56,7 +69,7 @@ def pool_file(app, tmp_path, fake_models):
             "--samples",
             "4",
             "--model",
-            "gen-model",
+            "fake:gen-model",
             "--temperature",
             "0.9",
             "--out",
@@ -112,7 +125,7 @@ def test_eval_verifier_writes_json_png_and_table(app, pool_file, tmp_path, fake_
             str(out),
             "--checker",
             "--judge",
-            "judge-model",
+            "fake:judge-model",
             "--judge-k",
             "2",
             "--ns",
@@ -160,24 +173,28 @@ def test_eval_verifier_json_output_and_skipped_n(app, pool_file, tmp_path):
     assert not (out / "accuracy_vs_n.png").exists()
 
 
-class _Recorder:
-    """Stands in for a trained verifier class: records how the CLI loads it."""
-
+@pytest.fixture
+def stand_in_verifiers():
+    """The `genrm`, `genrm-cot` and `orm` kinds (and a `scripted` one) record how they are loaded."""
     loads: list[tuple[str, str, dict[str, object]]] = []
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def recorder(kind):
+        def load(argument, context):
+            loads.append((kind, argument, dict(context.options)))
+            return FunctionVerifier(lambda q, c: 0.5, name=kind)
 
-    def load(self, path, **kwargs):
-        from verbalrl.verifier.base import FunctionVerifier
+        return load
 
-        self.loads.append((self.kind, str(path), kwargs))
-        return FunctionVerifier(lambda q, c: 0.5, name=self.kind)
+    with (
+        registered_verifier("genrm", recorder("genrm")),
+        registered_verifier("genrm-cot", recorder("genrm-cot")),
+        registered_verifier("orm", recorder("orm")),
+        registered_verifier("scripted", recorder("scripted")),
+    ):
+        yield loads
 
 
-def test_eval_verifier_loads_trained_checkpoints(app, pool_file, tmp_path, monkeypatch):
-    _Recorder.loads = []
-    monkeypatch.setattr(cli_eval, "_import_verifier", lambda module, cls: _Recorder(cls))
+def test_eval_verifier_loads_trained_checkpoints(app, pool_file, tmp_path, stand_in_verifiers):
     result = runner.invoke(
         app,
         [
@@ -197,6 +214,8 @@ def test_eval_verifier_loads_trained_checkpoints(app, pool_file, tmp_path, monke
             "3",
             "--orm",
             str(tmp_path / "orm"),
+            "--verifier",
+            "scripted:x",
             "--ns",
             "1,2",
             "--bootstrap",
@@ -205,14 +224,15 @@ def test_eval_verifier_loads_trained_checkpoints(app, pool_file, tmp_path, monke
         ],
     )
     assert result.exit_code == 0, result.output
-    assert _Recorder.loads == [
-        ("GenRMVerifier", str(tmp_path / "a"), {}),
-        ("GenRMVerifier", str(tmp_path / "b"), {}),
-        ("GenRMCoTVerifier", str(tmp_path / "cot"), {"k": 3}),
-        ("ORMVerifier", str(tmp_path / "orm"), {}),
+    assert stand_in_verifiers == [
+        ("genrm", str(tmp_path / "a"), {}),
+        ("genrm", str(tmp_path / "b"), {}),
+        ("genrm-cot", str(tmp_path / "cot"), {"k": 3}),
+        ("orm", str(tmp_path / "orm"), {}),
+        ("scripted", "x", {}),
     ]
     names = [v["name"] for v in json.loads(result.output)["verifiers"]]
-    assert names == ["genrm:a", "genrm:b", "genrm_cot", "orm"]
+    assert names == ["genrm:a", "genrm:b", "genrm_cot", "orm", "scripted:x"]
 
 
 def test_eval_verifier_bad_input_raises_clear_errors(app, pool_file, tmp_path):
@@ -230,9 +250,22 @@ def test_eval_verifier_bad_input_raises_clear_errors(app, pool_file, tmp_path):
     assert "--ns must be comma-separated integers" in str(result.exception)
 
 
-def test_import_verifier_names_what_is_missing():
-    with pytest.raises(VerbalRLError, match="verbalrl.verifier.no_such_module.X is not available"):
-        cli_eval._import_verifier("no_such_module", "X")
+def test_a_missing_checkpoint_names_what_is_missing(app, pool_file, tmp_path):
+    missing = tmp_path / "no_such_genrm"
+    result = runner.invoke(
+        app, ["eval-verifier", "--pool", str(pool_file), "--out", str(tmp_path), "--genrm", str(missing)]
+    )
+    assert isinstance(result.exception, VerbalRLError)
+    assert f"verifier {str(missing)!r}: no such folder" in str(result.exception)
+
+
+def test_verifier_specs_name_one_checkpoint_by_kind_and_several_by_folder(tmp_path):
+    specs = cli_eval.verifier_specs([tmp_path / "a", tmp_path / "b"], [tmp_path / "c"], [], cot_k=3)
+    assert specs == [
+        ("genrm:a", f"genrm:{tmp_path / 'a'}", {}),
+        ("genrm:b", f"genrm:{tmp_path / 'b'}", {}),
+        ("genrm_cot", f"genrm-cot:{tmp_path / 'c'}", {"k": 3}),
+    ]
 
 
 @pytest.mark.slow
@@ -263,3 +296,158 @@ def test_sample_with_the_real_model(app, tmp_path, smollm):  # smollm: converted
     records = read_pool(out)
     assert len(records) == 1 and 1 <= records[0].completion_tokens <= 8
     assert all(r.generator == "smollm2-135m-instruct" for r in records)
+
+
+def test_sample_reads_a_data_file_by_data_or_the_old_path(app, tmp_path, fake_models, qa_file):
+    pools = []
+    for flag in ("--data", "--path"):
+        out = tmp_path / f"pool{flag}.jsonl"
+        args = ["sample", "--task", "jsonl", flag, str(qa_file), "--problems", "3", "--samples", "1"]
+        result = runner.invoke(app, [*args, "--model", "fake:gen-model", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        pools.append(read_pool(out))
+    assert [r.question for r in pools[0]] == [r.question for r in pools[1]]
+    assert pools[0][0].task_options == {"path": str(qa_file)}
+
+
+def test_train_verifier_defaults_come_from_sft_config():
+    params = {p.name: p.default for p in get_command(main_app).commands["train-verifier"].params}
+    fields = SFTConfig.model_fields
+    for flag, field in [
+        ("base_model", "base_model"),
+        ("method", "method"),
+        ("lam", "lam"),
+        ("epochs", "epochs"),
+        ("lr", "learning_rate"),
+        ("batch_size", "batch_size"),
+        ("lora_r", "lora_r"),
+        ("max_length", "max_length"),
+    ]:
+        assert params[flag] == fields[field].default, flag
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sample", "--task", "no-such-task", "--out", "p.jsonl"], "no-such-task"),
+        (["sample", "--task", "arithmetic", "--out", "p.jsonl", "--model", "no-such-model"], "no-such-model"),
+        (["eval-verifier", "--pool", "missing.jsonl", "--out", "e"], "missing.jsonl"),
+        (["eval-verifier", "--pool", "POOL", "--out", "e", "--ns", "1,x"], "--ns must be comma-separated"),
+        (["eval-verifier", "--pool", "POOL", "--out", "e", "--verifier", "nope"], "no such folder"),
+        (["train-verifier", "--pool", "POOL", "--out", "x", "--kind", "orm", "--lam", "0.5"], "--lam"),
+        (["train-verifier", "--pool", "POOL", "--out", "x", "--epochs", "0"], "epochs"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(pool_file, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke(*[str(pool_file) if a == "POOL" else a for a in args])
+    assert code == 2, out
+    assert message in out and out.startswith("error: ") and "Traceback" not in out
+
+
+def cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "verbalrl.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+def test_sample_train_eval_end_to_end(tmp_path, smollm):  # smollm: the GGUF is converted already
+    cli(
+        "sample",
+        "--task",
+        "arithmetic",
+        "--level",
+        "1",
+        "--split",
+        "train",
+        "--problems",
+        "3",
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "24",
+        "--out",
+        "train.jsonl",
+        cwd=tmp_path,
+    )
+    cli(
+        "sample",
+        "--task",
+        "arithmetic",
+        "--level",
+        "1",
+        "--split",
+        "test",
+        "--problems",
+        "2",
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "24",
+        "--seed",
+        "1",
+        "--out",
+        "test.jsonl",
+        cwd=tmp_path,
+    )
+    trained = cli(
+        "train-verifier",
+        "--pool",
+        "train.jsonl",
+        "--out",
+        "genrm",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--lora-r",
+        "2",
+        "--json",
+        cwd=tmp_path,
+    )
+    summary = json.loads(trained.stdout)  # --json: stdout holds the JSON only
+    assert summary["steps"] >= 1 and summary["examples"] >= 2
+    meta = json.loads((tmp_path / "genrm" / "verifier.json").read_text())
+    assert meta["kind"] == "genrm" and meta["base_model"] == "smollm2-135m-instruct"
+
+    cli(
+        "eval-verifier",
+        "--pool",
+        "test.jsonl",
+        "--out",
+        "eval",
+        "--genrm",
+        "genrm",
+        "--ns",
+        "1,2",
+        cwd=tmp_path,
+    )
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    text = json.dumps(report)
+    assert "genrm" in text and "self_consistency" in text
+    assert (tmp_path / "eval" / "accuracy_vs_n.png").stat().st_size > 1000
+
+
+def test_train_verifier_rejects_bad_kind_and_empty_pool(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    for args, message in [
+        (["--pool", "empty.jsonl", "--out", "x", "--kind", "bogus"], "--kind"),
+        (["--pool", "empty.jsonl", "--out", "x"], "empty"),
+        (["--pool", "missing.jsonl", "--out", "x"], "missing.jsonl"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "verbalrl.cli", "train-verifier", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from verbalrl.tasks import Draft, GeneratedTask, Split
+from verbalrl.tasks import GeneratedProblem, GeneratedTask, Split
 
 GOLD = "GOLD-7319"
 SECRET = "META-SECRET-4471"
@@ -21,9 +21,9 @@ class SecretTask(GeneratedTask):
     answer_kind = "text"
     answer_format = "End with a line `Answer: <answer>`."
 
-    def generate(self, rng: random.Random, split: Split) -> Draft:
+    def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         a = rng.randint(100, 999)
-        return Draft(question=f"What is the code for box {a}?", answer=GOLD, meta={"secret": SECRET})
+        return GeneratedProblem(question=f"What is the code for box {a}?", answer=GOLD, meta={"secret": SECRET})
 
 
 @pytest.fixture

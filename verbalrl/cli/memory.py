@@ -2,31 +2,32 @@
 
 In scope: `stats`, `search QUERY`, `show ID`, `export FILE`, `import FILE` and
 `prune`, each on the default folder, `--path FOLDER` or `--host/--port` (a
-`chroma run` server), with `--json` for machine-readable output. Errors that
-verbalrl raises on purpose print one line and exit with status 1. Left out:
-writing experiences by hand (that is what graphs do).
+`chroma run` server), with `--json` for machine-readable output. Errors a
+user can cause (a missing file or record, a folder in use) are raised as
+`VerbalRLError`: `verbalrl.cli.app` prints them as one line and exits 2, as
+for every command. chromadb is imported inside the commands. Left out:
+writing experiences by hand (that is what graphs do). `--path` here is a
+memory folder, not a data file (`--data` elsewhere).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import VerbalRLError
-from ..memory import ChromaMemory
-from ..memory.config import MemoryConfig
-from ..memory.jsonl import export_jsonl, import_jsonl
+from .options import JsonOpt, console, print_json
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from ..memory import ChromaMemory
+
+memory_app = typer.Typer(
     help="Inspect, search, back up and prune the vector memory (experiences, lessons, concepts).",
     no_args_is_help=True,
 )
-console = Console()
 
 PathOpt = Annotated[Path | None, typer.Option("--path", help="memory folder (default $VERBALRL_HOME/memory)")]
 HostOpt = Annotated[str | None, typer.Option("--host", help="a `chroma run` server instead of a folder")]
@@ -34,25 +35,16 @@ PortOpt = Annotated[int, typer.Option("--port", help="the server's port")]
 EmbedderOpt = Annotated[
     str, typer.Option("--embedder", help="'default', a sentence-transformers path, or 'hash:<dim>'")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 TaskOpt = Annotated[str | None, typer.Option("--task", help="only this task")]
 
 
 def _open(path: Path | None, host: str | None, port: int, embedder: str) -> ChromaMemory:
+    from ..memory import ChromaMemory, MemoryConfig
+
     return ChromaMemory(config=MemoryConfig(path=path, host=host, port=port, embedder=embedder))
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    # Plain stderr, not rich: an error message must not be re-wrapped or styled away.
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(1)
-
-
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
-
-
-@app.command()
+@memory_app.command()
 def stats(
     path: PathOpt = None,
     host: HostOpt = None,
@@ -61,13 +53,10 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """How many experiences, lessons and concepts are stored, per task and status."""
-    try:
-        with _open(path, host, port, embedder) as memory:
-            info = memory.stats()
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+    with _open(path, host, port, embedder) as memory:
+        info = memory.stats()
     if as_json:
-        _print_json(info)
+        print_json(info)
         return
     console.print(f"memory at {info['location']} (embedder {info['embedder']})", highlight=False)
     console.print(
@@ -80,7 +69,7 @@ def stats(
     console.print(table)
 
 
-@app.command()
+@memory_app.command()
 def search(
     query: str,
     task: TaskOpt = None,
@@ -93,20 +82,17 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Recall what memory holds for QUERY, as the prompt section an agent would see."""
-    try:
-        with _open(path, host, port, embedder) as memory:
-            context = memory.recall(query, task=task, k=k, exclude_problem=exclude_problem)
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+    with _open(path, host, port, embedder) as memory:
+        context = memory.recall(query, task=task, k=k, exclude_problem=exclude_problem)
     if as_json:
-        _print_json(context.model_dump(mode="json"))
+        print_json(context.model_dump(mode="json"))
     elif context.empty:
         console.print("nothing relevant in memory")
     else:
         typer.echo(context.render())
 
 
-@app.command()
+@memory_app.command()
 def show(
     record_id: Annotated[str, typer.Argument(metavar="ID")],
     path: PathOpt = None,
@@ -116,22 +102,19 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Print one record (experience, reflection or concept) by its id."""
-    try:
-        with _open(path, host, port, embedder) as memory:
-            record = memory.get(record_id)
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+    with _open(path, host, port, embedder) as memory:
+        record = memory.get(record_id)
     if record is None:
-        raise _fail(LookupError(f"no record with id {record_id}"))
+        raise VerbalRLError(f"no record with id {record_id}")
     data = record.model_dump(mode="json")
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     for key, value in data.items():
         console.print(f"[bold]{key}[/bold]: {value}", highlight=False, markup=True)
 
 
-@app.command("export")
+@memory_app.command("export")
 def export_cmd(
     file: Path,
     task: TaskOpt = None,
@@ -141,15 +124,14 @@ def export_cmd(
     embedder: EmbedderOpt = "default",
 ) -> None:
     """Write all records (or one task's) to FILE as JSONL: the backup format."""
-    try:
-        with _open(path, host, port, embedder) as memory:
-            n = export_jsonl(memory, file, task=task)
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+    from ..memory import export_jsonl
+
+    with _open(path, host, port, embedder) as memory:
+        n = export_jsonl(memory, file, task=task)
     console.print(f"exported {n} records to {file}", highlight=False)
 
 
-@app.command("import")
+@memory_app.command("import")
 def import_cmd(
     file: Path,
     path: PathOpt = None,
@@ -158,17 +140,16 @@ def import_cmd(
     embedder: EmbedderOpt = "default",
 ) -> None:
     """Load a JSONL export (re-embedding it); importing the same file twice changes nothing."""
+    from ..memory import import_jsonl
+
     if not file.is_file():
-        raise _fail(FileNotFoundError(f"{file} does not exist"))
-    try:
-        with _open(path, host, port, embedder) as memory:
-            n = import_jsonl(memory, file)
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+        raise VerbalRLError(f"{file} does not exist")
+    with _open(path, host, port, embedder) as memory:
+        n = import_jsonl(memory, file)
     console.print(f"imported {n} records from {file}", highlight=False)
 
 
-@app.command()
+@memory_app.command()
 def prune(
     max_per_task: Annotated[int | None, typer.Option(help="a cap lower than the configured one")] = None,
     path: PathOpt = None,
@@ -178,12 +159,14 @@ def prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply the per-task caps now and drop concepts whose strength fell to 0."""
-    try:
-        with _open(path, host, port, embedder) as memory:
-            removed = memory.prune(max_per_task=max_per_task)
-    except VerbalRLError as exc:
-        raise _fail(exc) from exc
+    with _open(path, host, port, embedder) as memory:
+        removed = memory.prune(max_per_task=max_per_task)
     if as_json:
-        _print_json(removed)
+        print_json(removed)
     else:
         console.print("removed " + ", ".join(f"{n} {kind}s" for kind, n in removed.items()), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount `memory` on the main app."""
+    app.add_typer(memory_app, name="memory", help="Inspect, search, back up and prune memory.")

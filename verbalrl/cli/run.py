@@ -24,16 +24,27 @@ import typer
 from rich.console import Console
 
 from ..errors import VerbalRLError
+from .options import (
+    BaseUrlOpt,
+    DataOpt,
+    DtypeOpt,
+    JsonOpt,
+    LevelOpt,
+    ModelOpt,
+    ProblemsOpt,
+    TaskOpt,
+    hidden_aliases,
+    load_model,
+    task_options,
+)
 
 if TYPE_CHECKING:
     from ..graphs import GraphConfig
-    from ..llm.base import LLM
 
 console = Console()
 err_console = Console(stderr=True)
 
 GraphOpt = Annotated[str, typer.Option("--graph", "-g", help="single | multi | reflective")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="generator: alias, folder, .gguf, openai:NAME")]
 VerifierOpt = Annotated[
     str | None,
     typer.Option(
@@ -44,12 +55,6 @@ VerifierOpt = Annotated[
 MemoryOpt = Annotated[
     Path | None, typer.Option(help="memory folder (reflective graph); default $VERBALRL_HOME/memory")
 ]
-TaskOpt = Annotated[str, typer.Option(help="task name (see `verbalrl tasks list`)")]
-LevelOpt = Annotated[str | None, typer.Option(help="difficulty level for arithmetic")]
-PathOpt = Annotated[str | None, typer.Option("--data", help="data file for gsm8k / jsonl tasks")]
-BaseUrlOpt = Annotated[str | None, typer.Option(help="server URL for openai:NAME models")]
-DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 # graph knobs (None: the graph's default)
 DraftsOpt = Annotated[int | None, typer.Option("--n-drafts", help="drafts per solve step")]
 RoundsOpt = Annotated[int | None, typer.Option("--max-rounds", help="rounds (trials for reflective)")]
@@ -109,13 +114,6 @@ FeedbackOpt = Annotated[
 ]
 
 
-def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
-    """Load the generator the way every `--model` option does (tests replace this)."""
-    from .app import load_model_for_cli
-
-    return load_model_for_cli(name, base_url, dtype)  # type: ignore[no-any-return]
-
-
 def open_memory(path: Path | None) -> Any:
     """A `ChromaMemory` at `path` (or the default folder); a folder in use raises a clear error."""
     from ..memory import ChromaMemory
@@ -134,15 +132,6 @@ def open_memory_url(url: str) -> Any:
 
 def _open_run_memory(memory: str | None, memory_url: str | None) -> Any:
     return open_memory_url(memory_url) if memory_url else open_memory(Path(memory) if memory else None)
-
-
-def task_options(level: str | None, data: str | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if level:
-        options["level"] = int(level) if level.isdigit() else level
-    if data:
-        options["path"] = data
-    return options
 
 
 def build_config(graph: str, **knobs: Any) -> GraphConfig:
@@ -197,15 +186,15 @@ def render_event(out: Console, node: str, update: dict[str, Any]) -> None:
 def register(app: typer.Typer) -> None:
     """Add `run` and `solve` to the main app."""
 
-    @app.command("run")
+    @app.command("run", cls=hidden_aliases("--n", "-n"))
     def run_cmd(
         graph: GraphOpt = "single",
         task: TaskOpt = "arithmetic",
         split: str = "test",
-        n: Annotated[int, typer.Option("--n", "-n", help="number of problems")] = 50,
+        problems: ProblemsOpt = 50,
         seed: Annotated[int, typer.Option(help="which problems (task sampling seed)")] = 0,
         level: LevelOpt = None,
-        data: PathOpt = None,
+        data: DataOpt = None,
         model: ModelOpt = "smollm2-135m-instruct",
         base_url: BaseUrlOpt = None,
         dtype: DtypeOpt = "auto",
@@ -319,13 +308,13 @@ def register(app: typer.Typer) -> None:
             )
             options = task_options(level, data)
             the_task = get_task(task, **options)
-            problems = the_task.problems(split=split, n=n, seed=seed)  # type: ignore[arg-type]
+            chosen = the_task.problems(split=split, n=problems, seed=seed)  # type: ignore[arg-type]
             if base_url is None and model.startswith("openai:"):
                 base_url = os.environ.get("OPENAI_BASE_URL")  # recorded, so workers and resume need no env
             spec = {
                 "task_options": options,
                 "split": split,
-                "n": n,
+                "n": problems,
                 "seed": seed,
                 "model": model,
                 "base_url": base_url,
@@ -370,11 +359,11 @@ def register(app: typer.Typer) -> None:
                 runner = Runner(graph, llm, ver, the_task, config, memory=mem, **common)
             resume_hint = f"verbalrl run --resume {runner.run_id}" + (" --ray" if use_ray else "")
             err_console.print(
-                f"run {runner.run_id}: {graph} on {task} ({len(problems)} problems, mode {config.mode}"
+                f"run {runner.run_id}: {graph} on {task} ({len(chosen)} problems, mode {config.mode}"
                 + (", on Ray workers)" if use_ray else ")")
             )
             try:
-                report = runner.run(problems)
+                report = runner.run(chosen)
             except KeyboardInterrupt:
                 raise VerbalRLError(f"interrupted; finish with: {resume_hint}") from None
             except Exception as exc:
@@ -401,7 +390,7 @@ def register(app: typer.Typer) -> None:
         graph: GraphOpt = "single",
         task: Annotated[str, typer.Option(help="task whose prompt and answer format to use")] = "arithmetic",
         level: LevelOpt = None,
-        data: PathOpt = None,
+        data: DataOpt = None,
         model: ModelOpt = "smollm2-135m-instruct",
         base_url: BaseUrlOpt = None,
         dtype: DtypeOpt = "auto",

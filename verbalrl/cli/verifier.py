@@ -1,15 +1,18 @@
-"""`verbalrl sample` and `verbalrl eval-verifier`: build a candidate pool, compare verifiers on it.
+"""`verbalrl sample`, `eval-verifier` and `train-verifier`: pools, comparing verifiers, training one.
 
-In scope: `register(app)`, which adds both commands to the main typer app.
+In scope: `register(app)`, which adds the three commands to the main app.
 `sample` draws N solutions per problem from any generator and writes a
-labelled JSONL pool; `eval-verifier` loads the requested verifiers (trained
-GenRM / GenRM-CoT / ORM checkpoints, a prompted judge, the oracle checker),
-runs `evaluate_pool` on the pool, prints the table and writes `eval.json`
-plus the accuracy-vs-N PNG. Left out: training verifiers (`cli_train.py`).
+labelled JSONL pool; `eval-verifier` loads the requested verifiers through
+`verbalrl.verifier.load_verifier` (trained GenRM / GenRM-CoT / ORM folders,
+any registered kind, a prompted judge, the oracle checker), runs
+`evaluate_pool`, prints the table and writes `eval.json` plus the
+accuracy-vs-N PNG; `train-verifier` trains a GenRM (direct or CoT) or the
+ORM on a pool with `verbalrl.training.train_verifier`, its flags' defaults
+read from `SFTConfig`. Left out: training generators (`generator.py`).
 
 Heavy imports (torch, the verifier classes) happen inside the commands so
 `verbalrl --help` stays instant. Errors a user can cause are raised as
-`VerbalRLError`/`ValueError`; `verbalrl.cli.main` prints them as one line.
+`VerbalRLError`/`ValueError`; `verbalrl.cli.app` prints them as one line.
 """
 
 from __future__ import annotations
@@ -19,32 +22,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ..errors import VerbalRLError
+from .options import (
+    SFT_DEFAULTS,
+    BaseModelOpt,
+    BaseUrlOpt,
+    BatchSizeOpt,
+    DataOpt,
+    DtypeOpt,
+    EpochsOpt,
+    JsonOpt,
+    LevelOpt,
+    LoraROpt,
+    LrOpt,
+    MethodOpt,
+    ModelOpt,
+    PoolOpt,
+    ProblemsOpt,
+    ResumeOpt,
+    SeedOpt,
+    SplitOpt,
+    TaskOpt,
+    console,
+    err_console,
+    hidden_aliases,
+    load_model,
+    print_training,
+    sft_config,
+    stdout_to_stderr,
+    task_options,
+)
 
 if TYPE_CHECKING:
     from ..evaluation.pool import CandidateRecord
-    from ..llm.base import LLM
     from ..verifier.base import Verifier
 
-console = Console()
-err_console = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
-BaseUrlOpt = Annotated[str | None, typer.Option(help="server URL for openai:NAME models")]
-ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="generator: alias, folder, .gguf, openai:NAME")
-]
 PathsOpt = list[Path] | None
-DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16")]
-
-
-def load_model(name: str, base_url: str | None, dtype: str) -> LLM:
-    """Load a generator or judge model the way every `--model` option does (tests replace this)."""
-    from .app import load_model_for_cli
-
-    return load_model_for_cli(name, base_url, dtype)  # type: ignore[no-any-return]
+OutOpt = Annotated[Path, typer.Option("--out", help="JSONL file to write the pool to")]
 
 
 def parse_ns(text: str) -> list[int]:
@@ -60,28 +75,19 @@ def parse_ns(text: str) -> list[int]:
     return ns
 
 
-def _task_options(level: str | None, path: str | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if path:
-        options["path"] = path
-    if level:
-        options["level"] = int(level) if level.isdigit() else level
-    return options
-
-
 def sample(
-    task: Annotated[str, typer.Option("--task", help="task name (see `verbalrl tasks list`)")],
-    out: Annotated[Path, typer.Option("--out", help="JSONL file to write the pool to")],
-    split: Annotated[str, typer.Option(help="train | test")] = "test",
-    problems: Annotated[int, typer.Option(help="how many problems")] = 80,
+    task: TaskOpt,
+    out: OutOpt,
+    split: SplitOpt = "test",
+    problems: ProblemsOpt = 80,
     samples: Annotated[int, typer.Option(help="solutions sampled per problem")] = 16,
     model: ModelOpt = "smollm2-135m-instruct",
     temperature: float = 0.8,
     top_p: float = 1.0,
     max_new_tokens: int = 128,
-    seed: int = 0,
-    level: Annotated[str | None, typer.Option(help="difficulty level for arithmetic")] = None,
-    path: Annotated[str | None, typer.Option(help="data file for gsm8k / jsonl tasks")] = None,
+    seed: SeedOpt = 0,
+    level: LevelOpt = None,
+    data: DataOpt = None,
     problems_per_call: Annotated[int, typer.Option(help="problems per generate call")] = 8,
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
@@ -92,7 +98,7 @@ def sample(
     from ..llm.base import GenerationConfig
     from ..tasks import get_task
 
-    options = _task_options(level, path)
+    options = task_options(level, data)
     the_task = get_task(task, **options)
     config = GenerationConfig(
         temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
@@ -125,40 +131,55 @@ def sample(
     )
 
 
-def _names(kind: str, paths: list[Path]) -> list[tuple[str, Path]]:
-    """'genrm' for one checkpoint; 'genrm:<folder>' when several are compared."""
-    if len(paths) == 1:
-        return [(kind, paths[0])]
-    return [(f"{kind}:{p.name or p}", p) for p in paths]
+def verifier_specs(
+    genrm: list[Path], genrm_cot: list[Path], orm: list[Path], cot_k: int
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name in the report, `load_verifier` spec, options) of each trained checkpoint.
+
+    A kind with one checkpoint is named by the kind ('genrm'); several by
+    kind and folder ('genrm:a', 'genrm:b').
+    """
+    specs = []
+    for name, kind, paths, options in (
+        ("genrm", "genrm", genrm, {}),
+        ("genrm_cot", "genrm-cot", genrm_cot, {"k": cot_k}),
+        ("orm", "orm", orm, {}),
+    ):
+        for p in paths:
+            label = name if len(paths) == 1 else f"{name}:{p.name or p}"
+            specs.append((label, f"{kind}:{p}", dict(options)))
+    return specs
 
 
-def _import_verifier(module: str, cls: str) -> Any:
-    import importlib
+def _load_verifiers(
+    records: list[CandidateRecord], specs: list[tuple[str, str, dict[str, Any]]], checker: bool
+) -> dict[str, Verifier]:
+    from ..evaluation.pool import PoolError, pool_task
+    from ..verifier import CheckerVerifier, load_verifier
 
     try:
-        return getattr(importlib.import_module(f"verbalrl.verifier.{module}"), cls)
-    except (ImportError, AttributeError) as exc:
-        raise VerbalRLError(f"verbalrl.verifier.{module}.{cls} is not available: {exc}") from exc
-
-
-def _checker_for(records: list[CandidateRecord]) -> Verifier:
-    from ..tasks import get_task
-    from ..verifier.base import CheckerVerifier
-
-    kinds = {(r.task, json.dumps(r.task_options, sort_keys=True)) for r in records}
-    if len(kinds) != 1:
-        raise VerbalRLError("--checker needs a pool of one task with one set of task options")
-    name, options = kinds.pop()
-    return CheckerVerifier(get_task(name, **json.loads(options)))
+        task = pool_task(records)
+    except PoolError:
+        task = None
+    methods: dict[str, Verifier] = {
+        name: load_verifier(spec, task=task, **options) for name, spec, options in specs
+    }
+    if checker:
+        methods["checker"] = CheckerVerifier(task if task is not None else pool_task(records))
+    return methods
 
 
 def eval_verifier(
-    pool: Annotated[Path, typer.Option("--pool", help="JSONL pool from `verbalrl sample`")],
+    pool: PoolOpt,
     out: Annotated[Path, typer.Option("--out", help="folder for eval.json and the PNG")],
     genrm: Annotated[PathsOpt, typer.Option(help="GenRM checkpoint (repeatable)")] = None,
     genrm_cot: Annotated[PathsOpt, typer.Option(help="GenRM-CoT checkpoint (repeatable)")] = None,
     cot_k: Annotated[int, typer.Option(help="rationales per candidate for GenRM-CoT")] = 4,
     orm: Annotated[PathsOpt, typer.Option(help="ORM checkpoint (repeatable)")] = None,
+    verifier: Annotated[
+        list[str] | None,
+        typer.Option(help="any verifier spec: a trained folder, genrm-sum30, KIND:ARG (repeatable)"),
+    ] = None,
     judge: Annotated[str | None, typer.Option(help="model for LLM-as-a-Judge")] = None,
     judge_k: Annotated[int, typer.Option(help="judgments per candidate")] = 4,
     judge_temperature: float = 0.7,
@@ -182,13 +203,9 @@ def eval_verifier(
     records = read_pool(pool)
     if not records:
         raise VerbalRLError(f"pool {str(pool)!r} holds no candidates")
-    methods: dict[str, Verifier] = {}
-    for name, p in _names("genrm", list(genrm or [])):
-        methods[name] = _import_verifier("genrm", "GenRMVerifier").load(p)
-    for name, p in _names("genrm_cot", list(genrm_cot or [])):
-        methods[name] = _import_verifier("genrm_cot", "GenRMCoTVerifier").load(p, k=cot_k)
-    for name, p in _names("orm", list(orm or [])):
-        methods[name] = _import_verifier("orm", "ORMVerifier").load(p)
+    specs = verifier_specs(list(genrm or []), list(genrm_cot or []), list(orm or []), cot_k)
+    specs += [(spec, spec, {}) for spec in verifier or []]
+    methods = _load_verifiers(records, specs, checker)
     if judge:
         from ..verifier.judge import LLMJudgeVerifier
 
@@ -199,8 +216,6 @@ def eval_verifier(
             max_new_tokens=judge_max_new_tokens,
             seed=seed,
         )
-    if checker:
-        methods["checker"] = _checker_for(records)
     report = evaluate_pool(
         group_by_problem(records),
         methods,
@@ -218,7 +233,71 @@ def eval_verifier(
     err_console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
 
 
+def train_verifier(
+    pool: PoolOpt,
+    out: Annotated[Path, typer.Option(help="folder for the adapter and verifier.json")],
+    kind: Annotated[str, typer.Option(help="genrm | genrm-cot | orm")] = "genrm",
+    base_model: BaseModelOpt = SFT_DEFAULTS.base_model,
+    method: MethodOpt = SFT_DEFAULTS.method,
+    lam: Annotated[
+        float, typer.Option(help="weight of the correct-solution loss (GenRM; the ORM has none)")
+    ] = SFT_DEFAULTS.lam,
+    epochs: EpochsOpt = SFT_DEFAULTS.epochs,
+    lr: LrOpt = SFT_DEFAULTS.learning_rate,
+    batch_size: BatchSizeOpt = SFT_DEFAULTS.batch_size,
+    lora_r: LoraROpt = SFT_DEFAULTS.lora_r,
+    max_length: Annotated[int, typer.Option(help="longer examples are dropped")] = SFT_DEFAULTS.max_length,
+    max_per_class: Annotated[int, typer.Option(help="correct/incorrect kept per problem")] = 16,
+    negative_ratio: Annotated[
+        float | None, typer.Option(help="cap wrong solutions at this multiple of right ones")
+    ] = None,
+    teacher: Annotated[
+        str | None, typer.Option(help="teacher model for gsm8k CoT data (--kind genrm-cot)")
+    ] = None,
+    resume: ResumeOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a GenRM (direct or CoT) or the ORM baseline on a labelled pool."""
+    from ..evaluation.pool import read_pool
+    from ..training import ORMConfig, SFTConfig
+    from ..training import train_verifier as train
+
+    if kind not in ("genrm", "genrm-cot", "orm"):
+        raise VerbalRLError(f"--kind must be genrm, genrm-cot or orm, not {kind!r}")
+    if kind == "orm" and lam != SFT_DEFAULTS.lam:
+        raise VerbalRLError("--lam does not apply to --kind orm (the ORM has no correct-solution loss)")
+    config = sft_config(
+        ORMConfig if kind == "orm" else SFTConfig,
+        base_model=base_model,
+        method=method,
+        lam=None if kind == "orm" else lam,
+        epochs=epochs,
+        learning_rate=lr,
+        batch_size=batch_size,
+        lora_r=lora_r,
+        max_length=max_length,
+    )
+    records = read_pool(pool)
+    if not records:
+        raise VerbalRLError(f"pool {pool} is empty")
+    teacher_llm = load_model(teacher) if teacher and kind == "genrm-cot" else None
+    err_console.print(f"training {kind} on {len(records)} candidates (λ={config.lam:.3g})")
+    with stdout_to_stderr():
+        result = train(
+            records,
+            out,
+            kind,  # type: ignore[arg-type]
+            config,
+            max_per_class=max_per_class,
+            negative_ratio=negative_ratio,
+            teacher=teacher_llm,
+            resume=resume,
+        )
+    print_training(result, json_out)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `sample` and `eval-verifier` to `app` (the main `verbalrl` command)."""
-    app.command("sample")(sample)
+    """Add `sample`, `eval-verifier` and `train-verifier` to the main app."""
+    app.command("sample", cls=hidden_aliases("--path"))(sample)
     app.command("eval-verifier")(eval_verifier)
+    app.command("train-verifier")(train_verifier)

@@ -24,6 +24,7 @@ _EXPORTS = {
     "write_pool": ".pool",
     "group_by_problem": ".pool",
     "pool_stats": ".pool",
+    "pool_task": ".pool",
     "EvalReport": ".evaluate",
     "evaluate_pool": ".evaluate",
     "bootstrap_ci": ".metrics",

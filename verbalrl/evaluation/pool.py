@@ -4,7 +4,8 @@ In scope: `CandidateRecord` (one sampled solution with its extracted answer,
 correctness and token counts), `sample_pool` (batched sampling from any
 `LLM`), JSONL storage (`write_pool` replaces the file atomically,
 `read_pool` names the line of a malformed record), `group_by_problem`
-(records back into per-problem `ProblemCandidates`) and `pool_stats`.
+(records back into per-problem `ProblemCandidates`), `pool_stats`, and
+`pool_task` (the task a pool was sampled from, rebuilt with its options).
 Left out: scoring candidates (verifiers), selection rules (`selection.py`)
 and building verifier training data from a pool (`data.py`).
 
@@ -14,6 +15,7 @@ pick from exactly the same solutions.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -283,6 +285,18 @@ def group_by_problem(records: Iterable[CandidateRecord]) -> list[ProblemCandidat
                 )
         out.append(ProblemCandidates(problem=problem, candidates=tuple(group)))
     return out
+
+
+def pool_task(records: Sequence[CandidateRecord]) -> Task:
+    """The one task (with its options) the records were sampled from; `PoolError` for none or several."""
+    from ..tasks import get_task
+
+    kinds = {(r.task, json.dumps(r.task_options, sort_keys=True)) for r in records}
+    if len(kinds) != 1:
+        found = ", ".join(sorted(f"{name} {options}" for name, options in kinds)) or "none"
+        raise PoolError(f"expected a pool of one task with one set of task options, found: {found}")
+    name, options = kinds.pop()
+    return get_task(name, **json.loads(options))
 
 
 def pool_stats(records: Sequence[CandidateRecord]) -> PoolStats:

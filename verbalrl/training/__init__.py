@@ -8,9 +8,11 @@
 GenRM (direct and CoT, with the unified loss) and generator fine-tuning share
 `sft_config.py`/`sft_trainer.py`; the ORM baseline has `orm_config.py`/
 `orm_trainer.py`. `datasets.py` turns a labelled pool or a task's reference
-solutions into the examples each trainer wants (what `verbalrl train-verifier`
-and `verbalrl train-generator` call). Trainers import torch, transformers and
-peft; the exports are lazy so importing this package does not.
+solutions into the examples each trainer wants, and `recipes.py`
+(`train_verifier`, `train_generator`) goes from a pool to a saved artifact
+in one call: what `verbalrl train-verifier` and `verbalrl train-generator`
+run. Trainers import torch, transformers and peft; the exports are lazy so
+importing this package does not.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ _EXPORTS = {
     "train_sft": ".sft_trainer",
     "TrainResult": ".sft_trainer",
     "train_orm": ".orm_trainer",
+    "VerifierKind": ".datasets",
+    "verifier_examples": ".datasets",
+    "generator_examples": ".datasets",
+    "train_verifier": ".recipes",
+    "train_generator": ".recipes",
+    "as_orm_config": ".recipes",
+    "GENERATOR_EPOCHS": ".sft_config",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+GENERATOR_EPOCHS = 1.0  # solver SFT (`train_generator`): one pass, where a verifier takes SFTConfig's 2
+
 
 class SFTConfig(BaseModel):
     """How to fine-tune: base model, LoRA or full, optimiser and loss settings."""
