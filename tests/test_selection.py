@@ -122,3 +122,79 @@ def test_majority_winner_has_the_most_votes(answers):
     # first occurrence among the tied answers
     tied = [a for a in real if real.count(a) == real.count(winner)]
     assert winner == tied[0]
+
+
+# ----------------------------------------------------------------- composable selectors
+from verbalrl.selection import (  # noqa: E402 - the objects, beside the functions they compose
+    BestOfN,
+    Choice,
+    FirstSample,
+    Scored,
+    SelfConsistency,
+    WeightedVote,
+    score_candidates,
+)
+from verbalrl.tasks import Problem  # noqa: E402
+from verbalrl.testing import score_by_answer  # noqa: E402
+from verbalrl.verifier.base import FunctionVerifier  # noqa: E402
+
+PROBLEM = Problem(id="p", task="t", split="test", question="What is 2 + 2?", answer="4")
+
+
+def test_best_of_n_never_chooses_a_candidate_without_an_answer() -> None:
+    pool = [Scored(None, 0.99), Scored("3", 0.2), Scored("4", 0.6), Scored("5", 0.6)]
+    assert BestOfN().choose(pool) == Choice(2, "4", 0.6)  # ties: the earliest
+    assert BestOfN().choose([Scored(None, 0.9), Scored("4", None)]) == Choice(None, None)
+
+
+def test_weighted_vote_sums_scores_and_reports_the_best_of_the_winner() -> None:
+    pool = [Scored("3", 0.5), Scored("4", 0.3), Scored("4", 0.3), Scored(None, 0.9)]
+    assert WeightedVote().choose(pool) == Choice(1, "4", 0.3)
+    assert WeightedVote().choose([Scored("3", None)]) == Choice(None, None)
+
+
+def test_self_consistency_and_first_sample() -> None:
+    pool = [Scored("7"), Scored("8"), Scored("8"), Scored(None)]
+    assert SelfConsistency(4).choose(pool) == Choice(1, "8")
+    assert SelfConsistency().choose([Scored(None)]) == Choice(None, None)
+    assert FirstSample().choose(pool) == Choice(0, "7")
+
+
+def test_selector_names_match_the_report_names() -> None:
+    assert BestOfN(n=8).name == "best_of_8" and SelfConsistency(8).name == "self_consistency@8"
+
+
+def test_best_of_n_select_scores_only_candidates_with_answers() -> None:
+    seen: list[str] = []
+
+    def fn(question: str, candidate: str) -> float:
+        seen.append(candidate)
+        return 0.9 if "Answer: 4" in candidate else 0.1
+
+    texts = ["no idea", "2 + 2 = 5\nAnswer: 5", "2 + 2 = 4\nAnswer: 4"]
+    choice, scoring = BestOfN(FunctionVerifier(fn), n=3).select(PROBLEM, texts, [None, "5", "4"])
+    assert choice == Choice(2, "4", 0.9)
+    assert seen == texts[1:]  # the reply without an answer never reached the verifier
+    assert scoring.error is None and scoring.usage is not None
+
+
+def test_a_failing_verifier_gives_an_error_not_a_crash() -> None:
+    def broken(question: str, candidate: str) -> float:
+        raise RuntimeError("GPU on fire")
+
+    choice, scoring = BestOfN(FunctionVerifier(broken)).select(PROBLEM, ["Answer: 4"], ["4"])
+    assert choice == Choice(None, None)
+    assert scoring.error is not None and "GPU on fire" in scoring.error
+    with pytest.raises(ValueError, match="needs a verifier"):
+        BestOfN().select(PROBLEM, ["Answer: 4"], ["4"])
+
+
+def test_score_candidates_clamps_and_checks_the_count() -> None:
+    class TooFew:
+        name = "too-few"
+
+        def verify(self, problem, candidates):  # type: ignore[no-untyped-def]
+            return score_by_answer({}).verify(problem, candidates[:1])
+
+    assert score_candidates(score_by_answer({"4": 0.8}), PROBLEM, ["Answer: 4", "x"]).scores == [0.8, 0.1]
+    assert "2 candidates" in (score_candidates(TooFew(), PROBLEM, ["a", "b"]).error or "")

@@ -12,7 +12,6 @@ from verbalrl.agents import (
     critic_prompt,
     debater_prompt,
     parse_critique,
-    parse_distillation,
     parse_draft,
     parse_lesson,
     reflector_prompt,
@@ -22,6 +21,7 @@ from verbalrl.agents import (
 )
 from verbalrl.agents.base import MAX_QUESTION_CHARS
 from verbalrl.llm.fake import prompt_text
+from verbalrl.memory.distill import parse_operations
 from verbalrl.tasks import GeneratedProblem, GeneratedTask, Split, get_task
 
 junk = st.one_of(st.text(), st.binary().map(lambda b: b.decode("latin-1")), st.none(), st.integers())
@@ -50,7 +50,7 @@ def test_parsers_never_raise_on_junk(text) -> None:
         assert draft.ok or draft.error
     assert parse_critique(text).text
     assert parse_lesson(text).text
-    ops, skipped = parse_distillation(text, 3)
+    ops, skipped = parse_operations(text, 3)
     assert isinstance(ops, list) and isinstance(skipped, list)
 
 

@@ -23,7 +23,8 @@ class SecretTask(GeneratedTask):
 
     def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         a = rng.randint(100, 999)
-        return GeneratedProblem(question=f"What is the code for box {a}?", answer=GOLD, meta={"secret": SECRET})
+        question = f"What is the code for box {a}?"
+        return GeneratedProblem(question=question, answer=GOLD, meta={"secret": SECRET})
 
 
 @pytest.fixture

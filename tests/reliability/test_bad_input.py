@@ -37,7 +37,6 @@ from verbalrl.agents import (
     critique_from_rationale,
     debater_prompt,
     parse_critique,
-    parse_distillation,
     parse_draft,
     parse_lesson,
     reflector_prompt,
@@ -66,7 +65,7 @@ from verbalrl.memory import (
 )
 from verbalrl.memory.chroma.codec import from_metadata, to_row
 from verbalrl.memory.context import PREAMBLE
-from verbalrl.memory.distill import apply_operations
+from verbalrl.memory.distill import apply_operations, parse_operations
 from verbalrl.memory.kinds import kind_of
 from verbalrl.memory.sanitize import TextTruncatedWarning
 from verbalrl.tasks import (
@@ -372,7 +371,7 @@ DISTILL_LINES = st.lists(
 @fast(200)
 @given(text=st.one_of(DISTILL_LINES, junk_value), n=st.integers(0, 4))
 def test_distillation_junk_is_skipped_never_raised(text: Any, n: int) -> None:
-    ops, skipped = parse_distillation(text, n)
+    ops, skipped = parse_operations(text, n)
     lines = [line.strip() for line in (text if isinstance(text, str) else "").splitlines() if line.strip()]
     assert sorted([op.line for op in ops] + skipped) == sorted(lines)  # every line: applied or skipped
     for op in ops:

@@ -121,11 +121,14 @@ def build_prompt(
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 
-def parse_operations(text: str, n_concepts: int) -> tuple[list[Operation], list[str]]:
-    """Strictly parse the answer: (operations, skipped lines). Unparsable lines are logged."""
+def parse_operations(text: object, n_concepts: int) -> tuple[list[Operation], list[str]]:
+    """Strictly parse the answer: (operations, skipped lines). Unparsable lines are logged.
+
+    Model output is untrusted: a non-string reply parses to nothing, it never raises.
+    """
     ops: list[Operation] = []
     skipped: list[str] = []
-    for raw in text.splitlines():
+    for raw in (text if isinstance(text, str) else "").splitlines():
         line = raw.strip()
         if not line:
             continue

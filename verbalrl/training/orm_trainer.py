@@ -11,31 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import torch
 from torch.nn import functional as F
 from transformers import Trainer
 
 from ..llm.aliases import local_source, resolve_model
 from ..llm.transformers_backend import pick_dtype
 from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, fingerprint, write_metadata
-from ..verifier.orm import left_pad, load_classifier, render_prompt
+from ..verifier.orm import load_classifier, render_prompt
+from .collators import BCECollator
 from .examples import SFTExample
 from .sft_config import SFTConfig
 from .sft_trainer import LossHistory, TrainResult, training_arguments
-
-
-class BCECollator:
-    """Left-pads (the head reads the last token) and carries float labels."""
-
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id = pad_id
-
-    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ids, mask = left_pad([r["input_ids"] for r in rows], self.pad_id)
-        labels = torch.tensor([float(r["label"]) for r in rows])
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
 class BCETrainer(Trainer):

@@ -25,11 +25,11 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..llm.transformers_backend import TransformersLLM
 from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, Kind, fingerprint, write_metadata
+from .collators import IGNORE, PadCollator
 from .examples import SFTExample
 from .sft_config import SFTConfig
 
 log = logging.getLogger(__name__)
-IGNORE = -100
 
 
 @dataclass
@@ -69,26 +69,6 @@ def tokenize_examples(
     if dropped:
         log.warning("dropped %d example(s) longer than max_length=%d", dropped, max_length)
     return rows, dropped
-
-
-class PadCollator:
-    """Right-pads a batch; labels of pads are ignored."""
-
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id = pad_id
-
-    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        width = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            ids[i, :n] = torch.tensor(r["input_ids"])
-            labels[i, :n] = torch.tensor(r["labels"])
-            mask[i, :n] = 1
-        weights = torch.tensor([float(r["weight"]) for r in rows])
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels, "weights": weights}
 
 
 def weighted_token_mean_loss(
