@@ -95,7 +95,7 @@ def test_an_old_cli_run_json_loads_and_resumes(fake_backend: list[str], tmp_path
         ({"n": "many"}, r"not a valid run spec: n: "),
         ({"config": {"n_drafts": 0}}, r"not a valid run spec: .*n_drafts"),
         ({"graph": "tree"}, r"not a valid run spec: unknown graph 'tree'"),
-        ({"verifier": None}, r"not a valid run spec: .*must also name verifier"),
+        ({"verifier": None}, r"not a valid run spec: .*must also name its verifier"),
         ({"output": None}, r"not a valid run spec: output: "),
     ],
 )
@@ -121,6 +121,14 @@ def test_unknown_keys_are_kept_and_a_python_run_records_no_model(tmp_path: Path)
     assert not read_spec("py", tmp_path).rebuildable
     with pytest.raises(VerbalRLError, match="started from Python"):
         resume("py", runs_dir=tmp_path)
+    # a RayRunner started from Python records its model and verifier, but not its problems
+    ray_run = {**OLD_CLI_SPEC, "run_id": "ray", "output": "x"}
+    for key in ("task_options", "split", "n", "seed", "dtype", "memory"):
+        del ray_run[key]
+    write_spec(tmp_path, ray_run)
+    assert not read_spec("ray", tmp_path).rebuildable
+    with pytest.raises(VerbalRLError, match="started from Python"):
+        resume("ray", runs_dir=tmp_path)
 
 
 def test_new_run_spec_fixes_the_run_id_and_output_and_checks_before_loading(tmp_path: Path) -> None:

@@ -87,8 +87,9 @@ def new_run_spec(
     )  # fmt: skip
 
 
-def _check_rebuildable(spec: RunSpec, ray: RayOptions | None, llm: LLM | None) -> None:
-    if spec.rebuildable or (ray is None and llm is not None):
+def _check_model(spec: RunSpec, ray: RayOptions | None, llm: LLM | None) -> None:
+    """A runner needs the spec's model, unless it runs here with a model given."""
+    if spec.model is not None or (ray is None and llm is not None):
         return
     again = "RayRunner(...).run()" if ray is not None else "Runner(..., run_id=...).run()"
     raise VerbalRLError(f"run {spec.run_id!r} was started from Python: call {again} again")
@@ -112,7 +113,7 @@ def build_runner(
     caller's to open and close (`run_memory`). With `ray` the workers load
     their own (the spec's model must be an `openai:` server).
     """
-    _check_rebuildable(spec, ray, llm)
+    _check_model(spec, ray, llm)
     task = task or spec.load_task()
     options = spec.options(**runtime)
     if ray is not None:
@@ -167,7 +168,7 @@ def resume(
     unless given; with `ray` on Ray workers (also a run started without Ray).
     """
     spec = read_spec(run_id, runs_dir)
-    _check_rebuildable(spec, ray, llm)
+    _check_model(spec, ray, llm)
     task, problems = spec.load_problems()
     with run_memory(spec, memory, open_run_memory if ray is None else None) as opened:
         runner = build_runner(

@@ -61,8 +61,8 @@ class FanoutSpec(BaseModel):
 class RunSpec(BaseModel):
     """A run's `run.json`: what it ran, the options a resume needs, and how to rebuild it.
 
-    Field order is the order in the file. `model` is set for runs started by
-    `verbalrl run`; those also set `split`, `n` and `verifier`.
+    Field order is the order in the file. `model` and `verifier` are set for runs
+    started by `verbalrl run` (which also set `split` and `n`) and by a `RayRunner`.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -94,15 +94,15 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> RunSpec:
-        missing = [name for name in ("split", "n", "verifier") if getattr(self, name) is None]
-        if self.model is not None and missing:
-            raise ValueError(f"a run with a model must also name {', '.join(missing)}")
+        if self.model is not None and self.verifier is None:
+            raise ValueError("a run with a model must also name its verifier")
         return self
 
     @property
     def rebuildable(self) -> bool:
-        """Whether the spec names its model, verifier and problems (a run started by the CLI)."""
-        return self.model is not None
+        """Whether the spec names its model, verifier and problems (a run started by the CLI;
+        a `RayRunner` started from Python records its model and verifier, not its problems)."""
+        return self.model is not None and self.split is not None and self.n is not None
 
     def graph_config(self) -> GraphConfig:
         from ..graphs import graph_config
