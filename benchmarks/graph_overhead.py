@@ -29,7 +29,7 @@ from typing import Any
 
 from verbalrl.graphs import build_graph, graph_config, graph_options, initial_state
 from verbalrl.llm.fake import FakeLLM, prompt_text
-from verbalrl.run.runner import Runner
+from verbalrl.run import Runner
 from verbalrl.tasks import get_task
 from verbalrl.verifier.base import FunctionVerifier
 

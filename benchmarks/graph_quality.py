@@ -32,9 +32,10 @@ from typing import Any
 from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
 from verbalrl.graphs.steps import generation
 from verbalrl.llm.registry import load_llm
+from verbalrl.run import Runner, append_line, read_results, summarize
 from verbalrl.run.baselines import run_baselines
-from verbalrl.run.runner import Runner, append_line, load_verifier, read_results, summarize
 from verbalrl.tasks import get_task
+from verbalrl.verifier import load_verifier
 
 
 def baselines_stage(

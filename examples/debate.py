@@ -17,8 +17,8 @@ from rich.markup import escape
 
 from verbalrl.graphs import MultiConfig, build_multi_graph, graph_options, initial_state
 from verbalrl.llm.registry import load_llm
-from verbalrl.run.runner import load_verifier
 from verbalrl.tasks import get_task
+from verbalrl.verifier import load_verifier
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ from rich.table import Table
 
 from verbalrl.graphs import ReflectiveConfig, SingleConfig
 from verbalrl.llm.registry import load_llm
-from verbalrl.run.runner import Runner, load_verifier
+from verbalrl.run import Runner
 from verbalrl.tasks import get_task
+from verbalrl.verifier import load_verifier
 
 
 def main() -> None:

@@ -14,11 +14,11 @@ import argparse
 
 from rich.console import Console
 
-from verbalrl.cli.run import render_event
 from verbalrl.graphs import SingleConfig, build_single_graph, graph_options, initial_state
 from verbalrl.llm.registry import load_llm
-from verbalrl.run.runner import load_verifier
+from verbalrl.run.console import render_event
 from verbalrl.tasks import get_task
+from verbalrl.verifier import load_verifier
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def main() -> None:
     import ray
 
     from verbalrl.graphs import ReflectiveConfig
-    from verbalrl.run.ray import RayRunner
+    from verbalrl.run import RayRunner
     from verbalrl.tasks import get_task
 
     with ExitStack() as stack:

@@ -23,8 +23,9 @@ from rich.console import Console
 from verbalrl.graphs import ReflectiveConfig
 from verbalrl.llm.registry import load_llm
 from verbalrl.memory import ChromaMemory
-from verbalrl.run.runner import Runner, load_verifier, summary_table
+from verbalrl.run import Runner, summary_table
 from verbalrl.tasks import get_task
+from verbalrl.verifier import load_verifier
 
 
 def main() -> None:

@@ -1,8 +1,14 @@
-"""`verbalrl run` and `verbalrl solve` with a scripted model (the real model is tested elsewhere)."""
+"""`verbalrl run` and `verbalrl solve` with a scripted model (the real model is tested elsewhere).
+
+The scripted model and verifier come in through the registries (`--model fake:x`,
+`--verifier scripted:SCORE`); memory opens with a hash embedder through the CLI's
+one memory seam, `open_memory`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +19,12 @@ from typer.testing import CliRunner
 from verbalrl.cli import run as cli_run
 from verbalrl.errors import VerbalRLError
 from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.llm.registry import register_backend, unregister_backend
 from verbalrl.memory import ChromaMemory, MemoryLockedError
+from verbalrl.verifier.base import FunctionVerifier
+from verbalrl.verifier.registry import register_verifier, unregister_verifier
+
+FAKE = ["--model", "fake:x"]
 
 
 def reply(prompt: Any) -> str:
@@ -26,19 +37,27 @@ def reply(prompt: Any) -> str:
 
 
 @pytest.fixture
-def app(monkeypatch) -> typer.Typer:
+def app(monkeypatch) -> Iterator[typer.Typer]:
     loaded: list[str] = []
 
-    def fake_load(name: str, base_url: str | None, dtype: str) -> FakeLLM:
-        loaded.append(name)
+    def fake_load(model: str, **options: Any) -> FakeLLM:
+        loaded.append(model)
         return FakeLLM(reply)
 
-    monkeypatch.setattr(cli_run, "load_model", fake_load)
+    def scripted(score: str, context: Any) -> FunctionVerifier:
+        return FunctionVerifier(lambda q, c: float(score))
+
+    register_backend("fake", fake_load)
+    register_verifier("scripted", scripted, "a constant score: scripted:SCORE")
     monkeypatch.setattr(cli_run, "open_memory", lambda path: ChromaMemory(path, embedder="hash:64"))
     app = typer.Typer()
     cli_run.register(app)
     app.loaded = loaded  # type: ignore[attr-defined]
-    return app
+    try:
+        yield app
+    finally:
+        unregister_backend("fake")
+        unregister_verifier("scripted")
 
 
 def invoke(app: typer.Typer, *args: str) -> Any:
@@ -51,6 +70,7 @@ def test_run_with_baselines_then_resume(app, tmp_path: Path) -> None:
     result = invoke(
         app,
         "run",
+        *FAKE,
         "--graph",
         "single",
         "--task",
@@ -80,17 +100,20 @@ def test_run_with_baselines_then_resume(app, tmp_path: Path) -> None:
     assert len(out.read_text().splitlines()) == 3 * 4
     spec = json.loads((tmp_path / "runs" / "cli1" / "run.json").read_text())
     assert spec["verifier"] == "checker" and spec["task_options"] == {"level": 1} and spec["n"] == 3
+    assert spec["model"] == "fake:x" and app.loaded == ["x"]
 
     again = invoke(app, "run", "--resume", "cli1", *common)
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["skipped"] == 3
     assert len(out.read_text().splitlines()) == 12
+    assert app.loaded == ["x", "x"]  # the resume loaded the recorded model
 
 
 def test_run_reflective_with_memory_and_feedback_mode(app, tmp_path: Path) -> None:
     result = invoke(
         app,
         "run",
+        *FAKE,
         "--graph",
         "reflective",
         "--task",
@@ -123,6 +146,7 @@ def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
         result = invoke(
             app,
             "run",
+            *FAKE,
             "--graph",
             "reflective",
             "--n",
@@ -161,7 +185,9 @@ def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_gives_clear_errors(app, tmp_path: Path, args: list[str], message: str) -> None:
-    result = invoke(app, *args, "--runs-dir", tmp_path) if args[0] == "run" else invoke(app, *args)
+    model = [] if "--model" in args else FAKE  # the error comes before a model is loaded, or after a fake
+    runs = ["--runs-dir", tmp_path] if args[0] == "run" else []
+    result = invoke(app, *args, *runs, *model)
     assert isinstance(result.exception, VerbalRLError | ValueError), result.output
     assert message in str(result.exception)
 
@@ -169,7 +195,7 @@ def test_bad_input_gives_clear_errors(app, tmp_path: Path, args: list[str], mess
 def test_checkpoint_url_is_recorded_and_resume_uses_it(app, tmp_path: Path) -> None:
     ck = tmp_path / "elsewhere" / "ck.sqlite"
     common = ["--runs-dir", tmp_path / "runs", "--no-progress", "--json"]
-    args = "run --n 3 --level 1 --verifier checker --max-rounds 1 --n-drafts 1".split()
+    args = "run --model fake:x --n 3 --level 1 --verifier checker --max-rounds 1 --n-drafts 1".split()
     result = invoke(app, *args, "--checkpoint-url", ck, "--keep-checkpoints", "--run-id", "ck", *common)
     assert result.exit_code == 0, result.output
     spec = json.loads((tmp_path / "runs" / "ck" / "run.json").read_text())
@@ -187,12 +213,19 @@ def test_checkpoint_url_is_recorded_and_resume_uses_it(app, tmp_path: Path) -> N
     assert json.loads(again.stdout)["skipped"] == 3 and threads() == 3
 
 
-def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:
-    from verbalrl.run import runner
-    from verbalrl.verifier.base import FunctionVerifier
-
-    monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.2))
-    result = invoke(app, "solve", "What is 2 + 2?", "--verifier", "x", "--n-drafts", "2", "--max-rounds", "2")
+def test_solve_shows_the_nodes_live(app) -> None:
+    result = invoke(
+        app,
+        "solve",
+        "What is 2 + 2?",
+        *FAKE,
+        "--verifier",
+        "scripted:0.2",
+        "--n-drafts",
+        "2",
+        "--max-rounds",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     for node in ("solve", "verify", "critique", "revise", "finalize"):
@@ -201,13 +234,19 @@ def test_solve_shows_the_nodes_live(app, monkeypatch) -> None:
     assert "answer: 4" in out and "mode verifier_only" in out
 
 
-def test_solve_json_multi(app, monkeypatch) -> None:
-    from verbalrl.run import runner
-    from verbalrl.verifier.base import FunctionVerifier
-
-    monkeypatch.setattr(runner, "load_verifier", lambda spec, llm, task: FunctionVerifier(lambda q, c: 0.9))
+def test_solve_json_multi(app) -> None:
     result = invoke(
-        app, "solve", "What is 2 + 2?", "--graph", "multi", "--verifier", "x", "--agents", "2", "--json"
+        app,
+        "solve",
+        "What is 2 + 2?",
+        *FAKE,
+        "--graph",
+        "multi",
+        "--verifier",
+        "scripted:0.9",
+        "--agents",
+        "2",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -27,7 +27,7 @@ import pytest
 from verbalrl.graphs import SingleConfig, build_graph, graph_options, initial_state
 from verbalrl.graphs.checkpoint import open_checkpointer, redact_url
 from verbalrl.llm.fake import FakeLLM, prompt_text
-from verbalrl.run.runner import Runner, read_results
+from verbalrl.run import Runner, read_results
 from verbalrl.tasks import get_task
 from verbalrl.verifier.base import FunctionVerifier
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
-from verbalrl.run.runner import Runner
+from verbalrl.run import Runner
 from verbalrl.tasks import get_task
 from verbalrl.verifier.genrm import GenRMVerifier
 

@@ -1,6 +1,6 @@
 """kill -9 a real `verbalrl run` process at 17 points, resume it each time: nothing lost, nothing twice.
 
-The harness (`benchmarks/reliability.py`) starts the real CLI with a scripted
+The harness (`tests/reliability/harness.py`) starts the real CLI with a scripted
 model and real chromadb / SQLite checkpointer, blocks the process at exact
 points (mid-node, mid memory write, after a checkpoint commit, mid JSONL
 line, ...) or at fixed times, sends SIGKILL, and compares the finished run

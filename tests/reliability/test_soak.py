@@ -11,14 +11,11 @@ must not grow at all; with memory chromadb's own growth with its records
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-from verbalrl.run.runner import Runner
 
 N = 500
 
@@ -40,9 +37,14 @@ def check_common(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return first, last
 
 
-def test_pruning_is_the_runner_default() -> None:
-    parameter = inspect.signature(Runner).parameters["keep_checkpoints"]
-    assert parameter.default is False
+@pytest.mark.parametrize("keep", [False, True])
+def test_pruning_is_the_runner_default(harness: ModuleType, tmp_path: Path, keep: bool) -> None:
+    """With default options a finished problem's checkpoint thread is deleted; `keep_checkpoints` keeps it."""
+    options = {"keep_checkpoints": True} if keep else {}
+    report = harness.soak(tmp_path, n=4, every=2, embedder=None, **options)
+    assert report["results"] == report["distinct_results"] == 4
+    assert [s["problems"] for s in report["samples"]] == [2, 4]
+    assert report["threads_left"] == (4 if keep else 0)
 
 
 @pytest.mark.slow

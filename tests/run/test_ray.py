@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from verbalrl.cli import run as cli_run
 from verbalrl.errors import VerbalRLError
 from verbalrl.graphs import SingleConfig
+from verbalrl.run import read_results
 from verbalrl.run.ray import RayRunner, check_shared_services
-from verbalrl.run.runner import read_results
 from verbalrl.tasks import Problem, get_task
 from verbalrl.tasks.arithmetic import ArithmeticTask
 

@@ -11,7 +11,7 @@ import pytest
 from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
 from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory
-from verbalrl.run.runner import Runner, read_results, summarize
+from verbalrl.run import Runner, read_results, summarize
 from verbalrl.tasks import get_task
 from verbalrl.verifier.base import CheckerVerifier, FunctionVerifier
 
@@ -311,7 +311,7 @@ def test_a_problem_too_long_for_the_model_is_recorded_and_the_run_goes_on(task, 
 
 def test_run_spec_is_written_atomically_and_a_broken_one_is_a_clear_error(tmp_path: Path) -> None:
     from verbalrl.errors import VerbalRLError
-    from verbalrl.run.spec import read_spec
+    from verbalrl.run import read_spec
 
     task = get_task("arithmetic", level=1)
     runner = Runner(
@@ -320,7 +320,7 @@ def test_run_spec_is_written_atomically_and_a_broken_one_is_a_clear_error(tmp_pa
     )
     runner.run(task.problems("test", n=1))
     spec_file = tmp_path / "spec" / "run.json"
-    assert read_spec("spec", tmp_path)["graph"] == "single"
+    assert read_spec("spec", tmp_path).graph == "single"
     assert not spec_file.with_name("run.json.tmp").exists()
     spec_file.write_text("", encoding="utf-8")  # what a kill mid-write used to leave
     with pytest.raises(VerbalRLError, match="unreadable.*cannot be resumed"):

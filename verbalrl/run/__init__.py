@@ -5,10 +5,14 @@
     report = Runner("single", llm, verifier, task, run_id="exp1").run(task.problems("test", n=50))
 
 `runner.py` runs in this process (progress, one JSONL line per problem,
-checkpoints, resume); `ray.py` fans problems out to Ray workers; `spec.py`
-is what a run is built from (`run.json`); `results.py` the results file and
-its summary; `baselines.py` single-shot, self-consistency and best-of-N with
-the same model. Only this package and `graphs/` import langgraph.
+checkpoints, resume); `solver.py` is the work on one problem; `ray.py` fans
+problems out to Ray workers; `options.py` is how a run is run
+(`RunOptions`, `RayOptions`); `spec.py` what a run is built from and
+records (`RunSpec`, its `run.json`); `build.py` builds a runner from a spec
+(`verbalrl run`, `resume`); `results.py` the results file, its records and
+summary; `console.py` the terminal views; `baselines.py` single-shot,
+self-consistency and best-of-N with the same model. Only this package and
+`graphs/` import langgraph.
 """
 
 from __future__ import annotations
@@ -18,16 +22,26 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "Runner": ".runner",
     "BaseRunner": ".runner",
-    "ProblemSolver": ".runner",
     "RunReport": ".runner",
-    "resume": ".runner",
-    "RayRunner": ".ray",
-    "resume_with_ray": ".ray",
+    "ProblemSolver": ".solver",
+    "RunOptions": ".options",
+    "RayOptions": ".options",
+    "RunSpec": ".spec",
     "read_spec": ".spec",
     "runs_root": ".spec",
+    "new_run_spec": ".build",
+    "build_runner": ".build",
+    "run_memory": ".build",
+    "resume": ".build",
+    "RayRunner": ".ray",
+    "resume_with_ray": ".ray",
+    "ResultRecord": ".results",
+    "GraphRecord": ".results",
     "read_results": ".results",
     "append_line": ".results",
     "summarize": ".results",
+    "summary_table": ".console",
+    "render_event": ".console",
     "run_baselines": ".baselines",
 }
 __all__ = sorted(_EXPORTS)

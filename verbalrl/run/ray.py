@@ -6,7 +6,7 @@ one results JSONL in problem order), `solve_problem` (the task body: each
 worker process builds its own model client, verifier, memory client and graph
 from a `WorkerSpec`, once, and reuses them for the next problems),
 `resume_with_ray`, and `check_shared_services` (what a multi-machine cluster
-refuses). Left out: the per-problem work itself (`runner.ProblemSolver`, the
+refuses). Left out: the per-problem work itself (`solver.ProblemSolver`, the
 same code the single-process `Runner` runs) and starting the services.
 
 Shared services, because a worker holds no state of its own:
@@ -51,20 +51,11 @@ from ..errors import VerbalRLError
 from ..graphs import GraphConfig
 from ..graphs.checkpoint import is_postgres_url, redact_url
 from ..tasks.base import Problem, Task
-from .runner import (
-    BaseRunner,
-    ProblemSolver,
-    RunReport,
-    append_line,
-    load_generator,
-    load_verifier,
-    open_run_memory,
-    parse_memory_url,
-    read_spec,
-    spec_problems,
-    spec_run_options,
-    uses_memory,
-)
+from .options import RayOptions, RunOptions
+from .results import ResultRecord, append_line
+from .runner import BaseRunner, RunReport
+from .solver import ProblemSolver
+from .spec import RunSpec, load_generator, open_run_memory, parse_memory_url, uses_memory
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +107,8 @@ def _solver(spec: WorkerSpec) -> ProblemSolver:
         llm = load_generator(spec.model, spec.base_url)
         if callable(getattr(llm, "close", None)):
             closers.append(llm.close)  # type: ignore[attr-defined]
+        from ..verifier.registry import load_verifier
+
         verifier = load_verifier(spec.verifier, llm, spec.task)
         memory = None
         if uses_memory(spec.graph, spec.config):
@@ -145,7 +138,7 @@ def _solver(spec: WorkerSpec) -> ProblemSolver:
     return solver
 
 
-def solve_problem(spec: WorkerSpec, problem: Problem, done: Sequence[str]) -> list[dict[str, Any]]:
+def solve_problem(spec: WorkerSpec, problem: Problem, done: Sequence[str]) -> list[ResultRecord]:
     """The Ray task: `problem`'s records for the methods not in `done` (each notes this worker)."""
     return list(_solver(spec).records(problem, set(done)))
 
@@ -212,9 +205,10 @@ class RayRunner(BaseRunner):
         report = runner.run(task.problems("test", n=500))
 
     `verifier` is a CLI verifier spec (`genrm`, `genrm-cot`, `checker`, a
-    trained folder). `max_in_flight` bounds the problems submitted and not yet
-    written (default twice the number of workers, `cluster CPUs / task_cpus`);
-    `retries` is how often a failed task is run again.
+    trained folder). How it fans out is `ray` (a `RayOptions`) or its fields
+    by keyword (`address`, `max_in_flight`, `retries`, `task_cpus`); the other
+    keyword arguments are `RunOptions` fields, as for `Runner` (`on_event`
+    excepted: the nodes run on the workers).
     """
 
     def __init__(
@@ -227,36 +221,23 @@ class RayRunner(BaseRunner):
         verifier: str,
         base_url: str | None = None,
         memory_url: str | None = None,
-        address: str | None = None,
-        max_in_flight: int | None = None,
-        retries: int = 2,
-        task_cpus: float = 1.0,
-        run_id: str | None = None,
-        output: str | Path | None = None,
-        runs_dir: str | Path | None = None,
-        baselines: bool = False,
-        baseline_n: int | None = None,
-        checkpoint_url: str | None = None,
-        keep_checkpoints: bool = False,
-        progress: bool = True,
-        console: Any = None,
-        spec: dict[str, Any] | None = None,
+        ray: RayOptions | None = None,
+        options: RunOptions | None = None,
+        spec: RunSpec | None = None,
+        **fields: Any,
     ) -> None:
-        super().__init__(
-            graph,
-            task,
-            config,
-            run_id=run_id,
-            output=output,
-            runs_dir=runs_dir,
-            baselines=baselines,
-            baseline_n=baseline_n,
-            checkpoint_url=checkpoint_url,
-            keep_checkpoints=keep_checkpoints,
-            progress=progress,
-            console=console,
-            spec=spec,
-        )
+        ray_fields = {k: fields.pop(k) for k in list(fields) if k in RayOptions.model_fields}
+        super().__init__(graph, task, config, options=options, spec=spec, **fields)
+        self.ray = RayOptions(**{**(ray.model_dump() if ray else {}), **ray_fields})
+        self._check(model, verifier, base_url, memory_url)
+        self.model, self.base_url, self.verifier = model, base_url, verifier
+        self.memory_url = memory_url
+        self.address = self.ray.address
+        self.max_in_flight = self.ray.max_in_flight
+        self.retries = self.ray.retries
+        self.task_cpus = self.ray.task_cpus
+
+    def _check(self, model: str, verifier: str, base_url: str | None, memory_url: str | None) -> None:
         from ..llm.registry import split_backend
 
         if split_backend(model)[0] != "openai" or not base_url:
@@ -265,7 +246,7 @@ class RayRunner(BaseRunner):
                 f"(got --model {model!r}{'' if base_url else ' and no --base-url'}). Serve the model once "
                 "with `vllm serve NAME` (GPU) or `verbalrl serve --model NAME --host 0.0.0.0` (CPU)"
             )
-        if uses_memory(graph, self.config) and not memory_url:
+        if uses_memory(self.graph_name, self.config) and not memory_url:
             raise VerbalRLError(
                 "--ray with the reflective graph needs a memory server that every worker shares: "
                 "--memory-url http://HOST:PORT of `chroma run --path FOLDER --host 0.0.0.0 --port PORT` "
@@ -273,25 +254,21 @@ class RayRunner(BaseRunner):
             )
         if memory_url:
             parse_memory_url(memory_url)  # a bad URL fails here, not on every worker
-        if retries < 0 or (max_in_flight is not None and max_in_flight < 1) or task_cpus <= 0:
-            raise VerbalRLError("need --retries >= 0, --max-in-flight >= 1 and task_cpus > 0")
         if not verifier or not verifier.strip():
             from ..verifier.registry import verifier_help
 
             raise VerbalRLError(verifier_help())
-        self.model, self.base_url, self.verifier = model, base_url, verifier
-        self.memory_url = memory_url
-        self.address = address
-        self.max_in_flight = max_in_flight
-        self.retries = retries
-        self.task_cpus = task_cpus
-        self.spec = {
-            "model": model,
-            "base_url": base_url,
-            "verifier": verifier,
-            "memory_url": memory_url,
-            "fanout": {"address": address, "max_in_flight": max_in_flight, "retries": retries},
-            **self.spec,
+        if self.options.on_event is not None:
+            raise VerbalRLError("on_event is not available with Ray: the nodes run on the workers")
+
+    def recorded_fields(self) -> dict[str, Any]:
+        return {
+            **super().recorded_fields(),
+            "model": self.model,
+            "base_url": self.base_url,
+            "verifier": self.verifier,
+            "memory_url": self.memory_url,
+            "fanout": self.ray.recorded(),
         }
 
     def run(self, problems: Sequence[Problem]) -> RunReport:
@@ -362,7 +339,7 @@ class RayRunner(BaseRunner):
         )
         spec_ref = ray.put(self._worker_spec())
         in_flight: dict[Any, int] = {}
-        results: dict[int, list[dict[str, Any]]] = {}
+        results: dict[int, list[ResultRecord]] = {}
         have: dict[Any, list[Any]] = {}  # problem id -> methods already written (one pass, not per problem)
         for method, problem_id in done:
             have.setdefault(problem_id, []).append(method)
@@ -388,7 +365,7 @@ class RayRunner(BaseRunner):
                         ) from cause
                 while written in results:
                     for record in results.pop(written):
-                        append_line(self.output, record)
+                        append_line(self.output, record.to_line())
                     self._prune(saver, todo[written])
                     advance()
                     written += 1
@@ -408,28 +385,7 @@ def resume_with_ray(
     console: Any = None,
 ) -> RunReport:
     """Finish CLI run `run_id` on Ray workers (it may have been started with or without Ray)."""
-    from ..graphs import graph_config
+    from .build import resume
 
-    spec = read_spec(run_id, runs_dir)
-    if "model" not in spec:
-        raise VerbalRLError(f"run {run_id!r} was started from Python: call RayRunner(...).run() again")
-    task, problems = spec_problems(spec)
-    runner = RayRunner(
-        spec["graph"],
-        task,
-        graph_config(spec["graph"], **spec["config"]),
-        model=spec["model"],
-        base_url=spec.get("base_url"),
-        verifier=spec["verifier"],
-        memory_url=spec.get("memory_url"),
-        address=address,
-        max_in_flight=max_in_flight,
-        retries=retries,
-        run_id=run_id,
-        runs_dir=runs_dir,
-        progress=progress,
-        console=console,
-        spec=spec,
-        **spec_run_options(spec),
-    )
-    return runner.run(problems)
+    ray = RayOptions(address=address, max_in_flight=max_in_flight, retries=retries)
+    return resume(run_id, runs_dir=runs_dir, ray=ray, progress=progress, console=console)

@@ -1,9 +1,15 @@
 """The results file of a run and its summary: one JSON line per problem and method.
 
-In scope: reading a results JSONL (a torn last line from a crash is ignored),
-repairing a torn tail before appending, durable appends (flush + fsync per
-line), and the per-method summary with its rich table. Left out: what goes in
-a record (the runner and the baselines write them).
+In scope: what a line holds (`ResultRecord`: one method on one problem;
+`GraphRecord`: the graph's, with its path and checkpoint facts), reading a
+results JSONL (a torn last line from a crash is ignored), repairing a torn
+tail before appending, durable appends (flush + fsync per line), and the
+per-method summary. Left out: computing the records (`solver.py`) and
+showing the summary (`console.py`).
+
+Readers get plain dicts (`read_results`): a results file is data, and
+graph-specific fields (`stored`, `recalled`, `lessons`, `distilled`,
+`memory_ids`, ...) ride along as extra keys of the records.
 """
 
 from __future__ import annotations
@@ -15,7 +21,56 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 log = logging.getLogger("verbalrl.runner")
+
+
+# ----------------------------------------------------------------- records
+class ResultRecord(BaseModel):
+    """One results line: method `method` (the graph or a baseline) on one problem of run `run_id`.
+
+    `correct` is the task checker's verdict on `answer` against `gold`;
+    `seconds` is wall time, `llm_calls` / `generated_tokens` the compute spent;
+    `worker` is `host:pid` of the process that computed it. Extra keys are
+    kept (graph-specific fields).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    method: str
+    graph: str
+    problem_id: str
+    task: str
+    mode: str
+    answer: str | None
+    score: float | None
+    status: str
+    rounds: int
+    llm_calls: int
+    generated_tokens: int
+    seconds: float
+    errors: list[str]
+    correct: bool | None
+    gold: str
+    worker: str
+
+    def to_line(self) -> dict[str, Any]:
+        """The JSON object written as one line (every field, None included, then the extras)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+class GraphRecord(ResultRecord):
+    """The graph's record of a problem: also whether it accepted, its drafts, the seconds spent in
+    the model, whether it `resumed` from a checkpoint, and the node `path` it took."""
+
+    accepted: bool
+    drafts: int
+    failed_drafts: int
+    model_seconds: float
+    resumed: bool
+    path: list[str]
 
 
 # ----------------------------------------------------------------- results file
@@ -81,28 +136,3 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def summary_table(rows: Sequence[dict[str, Any]], title: str = "results") -> Any:
-    """A rich table of `summarize` rows: accuracy, mean LLM calls / generated tokens / seconds per problem."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("method", "n", "acc", "calls", "tokens", "sec", "score", "no ans"):
-        table.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
-
-    def fmt(value: Any, spec: str) -> str:
-        return "-" if value is None else format(value, spec)
-
-    for r in rows:
-        table.add_row(
-            r["method"],
-            str(r["problems"]),
-            fmt(r["accuracy"], ".1%"),
-            fmt(r["mean_llm_calls"], ".1f"),
-            fmt(r["mean_generated_tokens"], ".0f"),
-            fmt(r["mean_seconds"], ".2f"),
-            fmt(r["mean_score"], ".2f"),
-            str(r["no_answer"]),
-        )
-    return table

@@ -1,27 +1,38 @@
-"""What a run is built from: its recorded spec, and the model, verifier and memory it names.
+"""What a run is built from: `RunSpec` (its `run.json`), and the model and memory a spec names.
 
-In scope: where runs live and how they are named, `run.json` (read back for
-`--resume`), building the generator and the memory from CLI specs
-(`load_generator`, `open_run_memory`, `parse_memory_url`; verifiers come from
-`verbalrl.verifier.load_verifier`),
-and the problems and runner options a spec records. Left out: running (the
-`Runner` in runner.py, `RayRunner` in fanout.py).
+In scope: where runs live and how they are named, `RunSpec` (written once
+when a run starts, atomically; read back, validated, for `--resume`),
+building the generator and the memory from a spec (`load_generator`,
+`open_run_memory`, `parse_memory_url`; verifiers come from
+`verbalrl.verifier.load_verifier`). Left out: running (`runner.py`,
+`ray.py`) and building a runner from a spec (`build.py`).
+
+The file format is plain JSON, one object. Fields a run never set are left
+out, as they always were: a run started from Python records what it ran
+(graph, task, config, output, ...) but no `model`, so it cannot be rebuilt
+by `verbalrl run --resume`; a CLI run also records how to rebuild it
+(`task_options`, `split`, `n`, `seed`, `model`, `verifier`, memory, ...);
+a Ray run adds `fanout`. Unknown keys are kept, so a newer file still loads.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ..errors import VerbalRLError
 from ..graphs import GraphConfig
 from ..llm.base import LLM
 from ..paths import verbalrl_home
 from ..tasks.base import Problem, Task
+from .options import RunOptions
 
 log = logging.getLogger("verbalrl.runner")
 
@@ -37,21 +48,136 @@ def new_run_id(graph: str) -> str:
     return f"{graph}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-# ----------------------------------------------------------------- building from a spec (CLI, resume)
-def read_spec(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]:
-    """The recorded spec of run `run_id` (a clear error when there is none)."""
+class FanoutSpec(BaseModel):
+    """How a Ray run was fanned out (recorded; a resume takes these from its own options)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    address: str | None = None
+    max_in_flight: int | None = None
+    retries: int = 2
+
+
+class RunSpec(BaseModel):
+    """A run's `run.json`: what it ran, the options a resume needs, and how to rebuild it.
+
+    Field order is the order in the file. `model` and `verifier` are set for runs
+    started by `verbalrl run` (which also set `split` and `n`) and by a `RayRunner`.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    run_id: str
+    graph: str
+    task: str
+    mode: str | None = None
+    config: dict[str, Any]
+    output: str
+    baselines: bool = False
+    baseline_n: int | None = None
+    checkpoint_url: str | None = None
+    keep_checkpoints: bool = False
+    problems: int | None = None  # how many problems the run has
+    created: str | None = None  # ISO time the run started
+    # how to rebuild a CLI run (absent for a run started from Python)
+    task_options: dict[str, Any] = {}
+    split: str | None = None
+    n: int | None = None
+    seed: int = 0
+    model: str | None = None
+    base_url: str | None = None
+    dtype: str = "auto"
+    verifier: str | None = None
+    memory: str | None = None
+    memory_url: str | None = None
+    fanout: FanoutSpec | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RunSpec:
+        if self.model is not None and self.verifier is None:
+            raise ValueError("a run with a model must also name its verifier")
+        return self
+
+    @property
+    def rebuildable(self) -> bool:
+        """Whether the spec names its model, verifier and problems (a run started by the CLI;
+        a `RayRunner` started from Python records its model and verifier, not its problems)."""
+        return self.model is not None and self.split is not None and self.n is not None
+
+    def graph_config(self) -> GraphConfig:
+        from ..graphs import graph_config
+
+        return graph_config(self.graph, **self.config)
+
+    def uses_memory(self) -> bool:
+        return uses_memory(self.graph, self.config)
+
+    def load_task(self) -> Task:
+        from ..tasks.registry import get_task
+
+        return get_task(self.task, **self.task_options)
+
+    def load_problems(self, task: Task | None = None) -> tuple[Task, list[Problem]]:
+        """The task and the problems the spec names (a CLI run's)."""
+        if self.split is None or self.n is None:
+            raise VerbalRLError(f"run {self.run_id!r} does not record its problems (started from Python)")
+        task = task or self.load_task()
+        return task, list(task.problems(self.split, n=self.n, seed=self.seed))  # type: ignore[arg-type]
+
+    def options(self, **runtime: Any) -> RunOptions:
+        """The runner options it records (to finish the run the same way), plus `runtime` ones
+        (`runs_dir`, `progress`, `console`, `on_event`)."""
+        return RunOptions(
+            run_id=self.run_id,
+            output=Path(self.output),
+            baselines=self.baselines,
+            baseline_n=self.baseline_n,
+            checkpoint_url=self.checkpoint_url,
+            keep_checkpoints=self.keep_checkpoints,
+            **runtime,
+        )
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON object of `run.json` (fields never set left out)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def write(self, path: Path) -> None:
+        """Write `path` atomically: a kill mid-write must not leave a truncated run.json (resume reads it)."""
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(self.dump(), indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+def read_spec(run_id: str, runs_dir: str | Path | None = None) -> RunSpec:
+    """The recorded spec of run `run_id`, validated (a clear error naming the file otherwise)."""
     path = Path(runs_dir or runs_root()) / run_id / RUN_FILE
     if not path.is_file():
         raise VerbalRLError(
             f"no run {run_id!r}: {path} does not exist (see the run id printed by `verbalrl run`)"
         )
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VerbalRLError(f"run {run_id!r}: {path} is unreadable ({exc}); it cannot be resumed") from None
-    if not isinstance(spec, dict) or "graph" not in spec:
+    if not isinstance(data, dict) or "graph" not in data:
         raise VerbalRLError(f"run {run_id!r}: {path} is not a verbalrl run spec")
+    try:
+        spec = RunSpec.model_validate({"run_id": run_id, **data})
+        spec.graph_config()  # a config the graph does not accept fails here, not mid-resume
+    except (ValidationError, ValueError) as exc:
+        raise VerbalRLError(f"run {run_id!r}: {path} is not a valid run spec: {_first_error(exc)}") from None
     return spec
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        return f"{where}: {error['msg']}" if where else str(error["msg"])
+    return str(exc)
 
 
 def load_generator(model: str, base_url: str | None = None, dtype: str = "auto") -> LLM:
@@ -93,22 +219,3 @@ def open_run_memory(memory: str | None = None, memory_url: str | None = None) ->
         host, port = parse_memory_url(memory_url)
         return ChromaMemory(host=host, port=port)
     return ChromaMemory(memory) if memory else ChromaMemory()
-
-
-def spec_problems(spec: dict[str, Any]) -> tuple[Task, list[Problem]]:
-    """The task and the problems a CLI run spec names."""
-    from ..tasks.registry import get_task
-
-    task = get_task(spec["task"], **spec.get("task_options", {}))
-    return task, list(task.problems(spec["split"], n=spec["n"], seed=spec.get("seed", 0)))
-
-
-def spec_run_options(spec: dict[str, Any]) -> dict[str, Any]:
-    """The `BaseRunner` options recorded in a run spec (to finish the run the same way)."""
-    return {
-        "output": spec["output"],
-        "baselines": spec.get("baselines", False),
-        "baseline_n": spec.get("baseline_n"),
-        "checkpoint_url": spec.get("checkpoint_url"),
-        "keep_checkpoints": spec.get("keep_checkpoints", False),
-    }
