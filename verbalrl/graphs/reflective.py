@@ -5,6 +5,7 @@
                        │           ├─budget out──────→ store_failure ─┘      │
                        │           └─verifier error→ finalize → END          │
                        └───────────────────── trials left ───────────────────┘
+    (store_failure is one node, drawn twice; distill follows every store step)
 
 Recall puts exemplars, failures with lessons, lessons and concepts from
 memory in the solver's prompt; each retry also gets this problem's recent
