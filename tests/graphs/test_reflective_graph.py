@@ -48,10 +48,12 @@ def test_failure_lesson_is_retried_then_recalled_by_a_later_problem(task, proble
         "verify",
         "reflect",
         "store_failure",
+        "distill",
         "solve",
         "verify",
         "reflect",
         "store_failure",
+        "distill",
         "finalize",
     ]
     assert first["result"]["status"] == "max_rounds" and first["result"]["recalled"] == 0
@@ -62,7 +64,7 @@ def test_failure_lesson_is_retried_then_recalled_by_a_later_problem(task, proble
 
     llm2 = FakeLLM(scripted({"solver": "Answer: 42"}))
     second = run(llm2, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
-    assert second["path"] == ["recall", "solve", "verify", "store_success", "finalize"]
+    assert second["path"] == ["recall", "solve", "verify", "store_success", "distill", "finalize"]
     assert second["result"]["recalled"] >= 1
     prompt = solver_prompts(llm2)[0]
     assert "Failed attempts at similar problems" in prompt and "read the label on the box first" in prompt
@@ -109,6 +111,25 @@ def test_concepts_are_distilled_every_k_and_recalled(task, problems, memory) -> 
     assert "Always read the box label" in solver_prompts(llm)[-1]
 
 
+def test_distill_runs_after_every_store_and_counts_its_compute(task, problems, memory) -> None:
+    replies = {
+        "solver": "Guess. Answer: 11",
+        "reflector": "Plan: read it.",
+        "distiller": "ADD: Always read the box label before answering.",
+    }
+    llm = FakeLLM(scripted(replies))
+    config = ReflectiveConfig(n_drafts=2, max_rounds=2, distill_every=2)
+    graph = build_reflective_graph(llm, score_by_answer({"11": 0.2}), memory, config, task=task)
+    outs = [graph.invoke(initial_state(p)) for p in problems[:3]]
+    trial = ["solve", "verify", "reflect", "store_failure", "distill"]
+    assert all(out["path"] == ["recall", *trial, *trial, "finalize"] for out in outs)
+    # memory's schedule (every 2 stored experiences) is due at the 2nd problem's first store;
+    # the distiller's one call (8 tokens) counts toward that problem's compute
+    compute = [(r["distilled"], r["llm_calls"], r["generated_tokens"]) for r in (o["result"] for o in outs)]
+    assert compute == [(0, 6, 18), (1, 7, 26), (0, 6, 18)]
+    assert [c.text for c in memory.concepts(task.name)] == ["Always read the box label before answering."]
+
+
 def test_no_memory_ablation_keeps_reflexion_and_touches_no_memory(task, problems, memory) -> None:
     llm = FakeLLM(
         scripted({"solver": "Guess. Answer: 11", "reflector": "Plan: read the label on the box first."})
@@ -119,7 +140,7 @@ def test_no_memory_ablation_keeps_reflexion_and_touches_no_memory(task, problems
     )
     out = graph.invoke(initial_state(problems[0]))
     # same node path as with memory; the lesson still reaches the retry (Reflexion within the problem)
-    assert out["path"][:6] == ["recall", "solve", "verify", "reflect", "store_failure", "solve"]
+    assert out["path"][:7] == ["recall", "solve", "verify", "reflect", "store_failure", "distill", "solve"]
     assert out["result"]["stored"] == 0 and out["result"]["recalled"] == 0
     prompts = solver_prompts(llm)
     assert "read the label on the box first" in prompts[1]
@@ -137,4 +158,10 @@ def test_reflective_graph_without_memory_needs_the_ablation_flag(task) -> None:
     llm, verifier = FakeLLM(scripted({})), score_by_answer({})
     with pytest.raises(ValueError, match="use_memory=False"):
         build_graph("reflective", llm, verifier, ReflectiveConfig(), task=task)
-    assert build_graph("reflective", llm, verifier, ReflectiveConfig(use_memory=False), task=task) is not None
+    config = ReflectiveConfig(use_memory=False, max_rounds=1)
+    graph = build_graph("reflective", llm, verifier, config, task=task)
+    out = graph.invoke(initial_state(task.problems("test", n=1, seed=0)[0]))
+    # the ablation runs every node of the memory graph but reads and writes nothing
+    assert out["path"] == ["recall", "solve", "verify", "reflect", "store_failure", "distill", "finalize"]
+    assert out["result"]["status"] == "max_rounds" and out["result"]["stored"] == 0
+    assert out["result"]["recalled"] == 0 and out["result"]["lessons"] == 1

@@ -1,27 +1,47 @@
 """LangGraph graphs: single agent, multi-agent debate, reflective agent with memory.
 
-Each graph is a `StateGraph` over a TypedDict state of plain data (so the
-SQLite checkpointer can persist it), built by a factory that closes over its
-dependencies:
+Each graph is a `StateGraph` over a TypedDict state of plain data (so any
+checkpointer persists it) whose nodes are module-level functions
+`node(state, runtime)`; the dependencies (model, verifier, config, task,
+memory) reach them as a frozen `GraphContext` through LangGraph's `Runtime`.
+A factory binds that context as the default of every run:
 
     graph = build_single_graph(llm, verifier, SingleConfig(n_drafts=4), checkpointer=None, task=task)
     final = graph.invoke(initial_state(problem))          # or graph.stream(..., stream_mode="updates")
     final["result"]   # answer, score, status, rounds, llm_calls, generated_tokens, mode, ...
 
+A run may replace the bound context: `graph.invoke(state, config, context=GraphContext(...))`.
 `build_graph(name, ...)` picks one by name ("single", "multi", "reflective").
-Only this package imports langgraph.
+Only this package imports langgraph directly.
+
+Files: `state.py` (records and states), `context.py` (`GraphContext`, binding),
+`budget.py` (what a problem may still spend), `steps.py` (one model call as a
+step), `nodes.py` (verify, decide, finalize: shared), one file per graph,
+`config.py`, `checkpoint.py`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from langgraph.graph.state import CompiledStateGraph
+
+from .budget import graph_options
 from .config import GraphConfig, Mode, MultiConfig, ReflectiveConfig, SingleConfig
+from .context import GraphContext, bind_context
 from .multi import build_multi_graph
 from .reflective import build_reflective_graph
 from .single import build_single_graph
-from .state import initial_state
-from .steps import graph_options
+from .state import (
+    CritiqueRecord,
+    DraftRecord,
+    LessonRecord,
+    MultiState,
+    ReflectiveState,
+    ResultRecord,
+    SingleState,
+    initial_state,
+)
 
 GraphName = Literal["single", "multi", "reflective"]
 GRAPHS: tuple[str, ...] = ("single", "multi", "reflective")
@@ -48,7 +68,7 @@ def build_graph(
     memory: Any = None,
     checkpointer: Any = None,
     task: Any = None,
-) -> Any:
+) -> CompiledStateGraph[Any, GraphContext[Any], Any, Any]:
     """Build graph `name`; the reflective graph needs `memory` unless its config has `use_memory=False`."""
     config = config or graph_config(name)
     if name == "single":
@@ -68,12 +88,21 @@ def build_graph(
 __all__ = [
     "CONFIGS",
     "GRAPHS",
+    "CritiqueRecord",
+    "DraftRecord",
     "GraphConfig",
+    "GraphContext",
     "GraphName",
+    "LessonRecord",
     "Mode",
     "MultiConfig",
+    "MultiState",
     "ReflectiveConfig",
+    "ReflectiveState",
+    "ResultRecord",
     "SingleConfig",
+    "SingleState",
+    "bind_context",
     "build_graph",
     "build_multi_graph",
     "build_reflective_graph",

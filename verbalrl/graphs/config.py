@@ -3,7 +3,8 @@
 In scope: sampling settings, the acceptance threshold, rounds, per-problem
 budgets (LLM calls and generated tokens, counted from `Completion` token
 counts and the verifier's `Usage`), and the feedback mode. Left out: the
-dependencies (model, verifier, memory), which the factories take as arguments.
+dependencies (model, verifier, memory), which the factories take as arguments
+and the nodes get as a `GraphContext` (`context.py`).
 
 `learn_from_feedback` is the only way the task's exact checker enters a graph,
 and then only to confirm what memory keeps; the loop always decides with the

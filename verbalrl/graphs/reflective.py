@@ -1,20 +1,29 @@
-"""Reflective agent (Reflexion + memory): recall → solve → verify → store; on rejection reflect and retry.
+"""Reflective agent (Reflexion + memory): recall → solve → verify → store → distill; reflect and retry.
 
-    START → recall → solve → verify ─accept→ store_success → finalize → END
-                       ↑           ├─reject→ reflect → store_failure ─trials left→ solve
-                       │           └─budget out→ store_failure ─────────────────→ finalize
-                       └──────────────────────────────────────────────┘
+    START → recall → solve → verify ─accept────────────→ store_success ─┐
+                       ↑           ├─reject→ reflect ─→ store_failure ─┼→ distill ─done→ finalize → END
+                       │           ├─budget out──────→ store_failure ─┘      │
+                       │           └─verifier error→ finalize → END          │
+                       └───────────────────── trials left ───────────────────┘
+    (store_failure is one node, drawn twice; distill follows every store step)
 
 Recall puts exemplars, failures with lessons, lessons and concepts from
 memory in the solver's prompt; each retry also gets this problem's recent
-lessons. Every stored experience counts toward `memory.maybe_distill`
-(concepts distilled after every `distill_every`). Memory writes are
-content-addressed upserts, so a step re-run after a resume stores nothing twice.
+lessons. The reflect node writes its lesson with the trial it belongs to
+(`LessonRecord`), and store_failure stores the lesson of the current trial.
+After every store step the distill node runs `memory.maybe_distill`, which
+distils concepts after every `distill_every` stored experiences; its model
+calls count toward the problem's compute. Memory writes are content-addressed
+upserts, so a step re-run after a resume stores nothing twice.
 
 The verifier decides acceptance. The task's checker is consulted only in
 `learn_from_feedback` mode, and only to set `checker_confirmed` on what is
 stored (a success the checker rejects is kept as `unverified`, never offered
 as an exemplar). In `verifier_only` mode `checker_confirmed` stays None.
+
+In scope: this graph's nodes and routers (module-level, each `(state, runtime)`)
+and its factory. Left out: `verify` (shared: `nodes.py`), the memory itself
+(`verbalrl.memory`), budgets and model calls.
 """
 
 from __future__ import annotations
@@ -22,8 +31,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
 from ..agents.reflector import parse_lesson, reflector_prompt
 from ..agents.solver import solver_prompt
@@ -31,28 +41,199 @@ from ..llm.base import LLM
 from ..llm.wrappers import CountingLLM
 from ..tasks.base import Task
 from ..verifier.base import Verifier
+from .budget import budget_exhausted, clamp
 from .config import ReflectiveConfig
-from .state import ReflectiveState
-from .steps import (
-    best_draft,
-    budget_exhausted,
-    clamp,
-    decide,
-    generation,
-    new_draft,
-    problem_of,
-    resolve_task,
-    result_record,
-    sample,
-    verify_update,
-)
+from .context import GraphContext, bind_context, run_id_of, task_of
+from .nodes import best_draft, decide, final_status, finish, problem_of, result_record, verify
+from .state import DraftRecord, LessonRecord, ReflectiveState
+from .steps import generation, new_draft, sample
 
 log = logging.getLogger(__name__)
 
+ReflectiveRuntime = Runtime[GraphContext[ReflectiveConfig]]
+ReflectiveGraph = CompiledStateGraph[ReflectiveState, GraphContext[Any], Any, ReflectiveState]
 
-def _run_of(run_config: RunnableConfig | None) -> str | None:
-    thread = ((run_config or {}).get("configurable") or {}).get("thread_id")
-    return str(thread).split("/")[0] if thread else None
+
+def trial_best(state: ReflectiveState) -> DraftRecord | None:
+    """The best draft of the current trial (None when none has an answer)."""
+    return best_draft([d for d in state.get("drafts", []) if d["round"] == state.get("round", 0)])
+
+
+def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    """What memory holds for problems like this one, rendered for the solver's prompt."""
+    ctx, config = runtime.context, runtime.context.config
+    update: dict[str, Any] = {"path": ["recall"], "memory_context": "", "recalled": 0}
+    if config.recall_k == 0 or not config.use_memory or ctx.memory is None:
+        return update
+    problem = problem_of(state)
+    try:
+        context = ctx.memory.recall(
+            problem.question,
+            task=task_of(ctx, problem).name,
+            k=config.recall_k,
+            exclude_problem=config.exclude_same_problem,
+        )
+    except Exception as exc:  # noqa: BLE001 - no memory is worse, not fatal
+        log.warning("memory recall failed: %s", exc)
+        return {**update, "errors": [f"recall error: {type(exc).__name__}: {exc}"]}
+    found = len(context.exemplars) + len(context.failures) + len(context.reflections) + len(context.concepts)
+    return {**update, "memory_context": context.render(), "recalled": found}
+
+
+def solve(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    """One trial: `n_drafts` drafts from the recalled memory and this problem's recent lessons."""
+    ctx, config = runtime.context, runtime.context.config
+    problem = problem_of(state)
+    task = task_of(ctx, problem)
+    trial = state.get("round", 0) + 1
+    lessons = state.get("lessons", [])[-config.n_lessons :] if config.n_lessons else []
+    prompt = solver_prompt(task, problem, memory_context=state.get("memory_context", ""), lessons=lessons)
+    n, max_new = clamp(state, config, config.n_drafts, config.max_new_tokens)
+    update: dict[str, Any] = {"round": trial, "path": ["solve"]}
+    if n == 0:
+        return update
+    # trial 1 shares its seed with the other graphs' first solve and the baselines (paired samples)
+    salt = f"{problem.id}/solve" if trial == 1 else f"{problem.id}/solve/{trial}"
+    rows, usage = sample(ctx.llm, [prompt], generation(config, n, max_new, salt=salt))
+    drafts = [
+        new_draft(task, c, id=f"r{trial}-{i}", round=trial, agent=0, kind="draft")
+        for i, c in enumerate(rows[0])
+    ]
+    return {**update, **usage, "drafts": drafts}
+
+
+def after_verify(
+    state: ReflectiveState, runtime: ReflectiveRuntime
+) -> Literal["store_success", "reflect", "store_failure", "finalize"]:
+    config = runtime.context.config
+    best = trial_best(state)
+    decision = decide(state, config, best["score"] if best else None)
+    if decision == "accept":
+        return "store_success"
+    if decision == "verifier_error":
+        return "finalize"  # nothing verified: nothing worth remembering
+    if budget_exhausted(state, config) or clamp(state, config, 1, 1)[0] == 0:
+        return "store_failure"
+    return "reflect"  # also after the last trial: the lesson helps later problems
+
+
+def reflect(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    """A lesson from this trial's best attempt, recorded with the trial it belongs to."""
+    ctx, config = runtime.context, runtime.context.config
+    problem = problem_of(state)
+    trial = state.get("round", 0)
+    best = trial_best(state)
+    attempt = best["text"] if best else next((d["text"] for d in reversed(state.get("drafts", []))), "")
+    score = best["score"] if best else 0.0
+    _, max_new = clamp(state, config, 1, config.critic_max_new_tokens)
+    gen = generation(config, 1, max_new, salt=f"{problem.id}/reflect/{trial}")
+    rows, usage = sample(ctx.llm, [reflector_prompt(problem, attempt, score)], gen)
+    lesson = parse_lesson(rows[0][0].text)
+    record: LessonRecord = {"trial": trial, "text": lesson.text, "ok": lesson.ok}
+    return {**usage, "path": ["reflect"], "lessons": [lesson.text], "reflections": [record]}
+
+
+def lesson_of_trial(state: ReflectiveState, trial: int) -> str | None:
+    """The lesson reflect drew from `trial`; None when that trial was not reflected on (budget out)."""
+    return next((r["text"] for r in reversed(state.get("reflections", [])) if r["trial"] == trial), None)
+
+
+def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> dict[str, Any]:
+    """Write this trial's attempt (its best draft, else its last) to memory as one experience."""
+    from ..memory import Experience, Provenance
+
+    ctx, config = runtime.context, runtime.context.config
+    trial = state.get("round", 0)
+    mine = [d for d in state.get("drafts", []) if d["round"] == trial]
+    chosen = trial_best(state) or (mine[-1] if mine else None)
+    if chosen is None or not config.use_memory or ctx.memory is None:
+        return {"stored_now": False}
+    problem = problem_of(state)
+    task = task_of(ctx, problem)
+    confirmed = task.check(problem, chosen.get("answer")) if config.learn_from_feedback else None
+    experience = Experience(
+        task=task.name,
+        problem=problem.question,
+        solution=chosen["text"] or "(empty reply)",
+        outcome="success" if success else "failure",
+        score=chosen.get("score"),
+        verified=success,
+        checker_confirmed=confirmed,
+        reflection=None if success else lesson_of_trial(state, trial),
+        provenance=Provenance(
+            model=getattr(ctx.llm, "name", None), graph="reflective", run=run_id_of(runtime)
+        ),
+    )
+    try:
+        stored = ctx.memory.add_experience(experience)
+    except Exception as exc:  # noqa: BLE001 - a memory write failure keeps the answer
+        log.warning("memory write failed: %s", exc)
+        return {"errors": [f"memory write error: {type(exc).__name__}: {exc}"], "stored_now": False}
+    return {"stored": [stored], "stored_now": True}
+
+
+def store_success(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    return {"path": ["store_success"], **store(state, runtime, True)}
+
+
+def store_failure(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    return {"path": ["store_failure"], **store(state, runtime, False)}
+
+
+def distill(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    """Distil concepts when memory's schedule says so, after a store step that wrote; counts the compute.
+
+    Runs after every store step (so the node path does not depend on the schedule, which
+    `maybe_distill` keeps per process), and calls the model only when the step before it wrote an
+    experience, distillation is on and the budget is not spent.
+    """
+    from ..memory import DistillConfig
+
+    ctx, config = runtime.context, runtime.context.config
+    update: dict[str, Any] = {"path": ["distill"]}
+    if not (state.get("stored_now") and config.distill_every and ctx.memory is not None):
+        return update
+    if budget_exhausted(state, config):
+        return update
+    task = task_of(ctx, problem_of(state))
+    counting = CountingLLM(ctx.llm)
+    settings = DistillConfig(max_new_tokens=config.distill_max_new_tokens)
+    try:
+        done = ctx.memory.maybe_distill(counting, task.name, config.distill_every, settings)
+    except Exception as exc:  # noqa: BLE001 - concepts are a bonus; the answer stands without them
+        log.warning("distillation failed: %s", exc)
+        done = None
+        update["errors"] = [f"distill error: {type(exc).__name__}: {exc}"]
+    return {
+        **update,
+        "llm_calls": counting.calls,
+        "generated_tokens": counting.tokens,
+        "distilled": int(done is not None),
+    }
+
+
+def after_distill(state: ReflectiveState, runtime: ReflectiveRuntime) -> Literal["solve", "finalize"]:
+    """Another trial while the verifier rejects and rounds and budget are left (after a success: done)."""
+    best = trial_best(state)
+    decision = decide(state, runtime.context.config, best["score"] if best else None)
+    return "solve" if decision == "continue" else "finalize"
+
+
+def finalize(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
+    """The best draft of all trials; accepted if the last trial was, or if any draft reached the threshold."""
+    config = runtime.context.config
+    best = best_draft(state.get("drafts", []))
+    last = trial_best(state)
+    score = best["score"] if best else None
+    status = final_status(state, config, last["score"] if last else None)
+    if status != "accept" and score is not None and score >= config.threshold:
+        status = "accept"
+    record = result_record(state, config, best["answer"] if best else None, score, status)
+    record["stored"] = len(state.get("stored", []))
+    record["recalled"] = state.get("recalled", 0)
+    record["lessons"] = len(state.get("lessons", []))
+    record["distilled"] = state.get("distilled", 0)
+    return finish(record)
 
 
 def build_reflective_graph(
@@ -63,183 +244,31 @@ def build_reflective_graph(
     checkpointer: Any = None,
     *,
     task: Task | None = None,
-) -> Any:
+) -> ReflectiveGraph:
     """Compile the reflective graph; `memory` is a `verbalrl.memory.MemoryStore` (e.g. `ChromaMemory`).
 
-    With `config.use_memory=False` (the no-memory ablation) `memory` may be None: recall and the
-    store nodes still run (same node path) but read and write nothing; lessons stay in the state.
+    With `config.use_memory=False` (the no-memory ablation) `memory` may be None: recall, the
+    store nodes and distill still run (same node path) but read and write nothing; lessons stay
+    in the state. The dependencies are bound as the default `GraphContext` of every run.
     """
-    from ..memory import DistillConfig, Experience, Provenance
-
     config = config or ReflectiveConfig()
-    if memory is None and config.use_memory:
-        raise ValueError("memory is None but config.use_memory is True")
-    distill_config = DistillConfig(max_new_tokens=config.distill_max_new_tokens)
-
-    def recall(state: ReflectiveState) -> dict[str, Any]:
-        problem = problem_of(state)
-        the_task = resolve_task(task, problem)
-        update: dict[str, Any] = {"path": ["recall"], "memory_context": "", "recalled": 0}
-        if config.recall_k == 0 or not config.use_memory:
-            return update
-        try:
-            context = memory.recall(
-                problem.question,
-                task=the_task.name,
-                k=config.recall_k,
-                exclude_problem=config.exclude_same_problem,
-            )
-        except Exception as exc:  # noqa: BLE001 - no memory is worse, not fatal
-            log.warning("memory recall failed: %s", exc)
-            return {**update, "errors": [f"recall error: {type(exc).__name__}: {exc}"]}
-        found = (
-            len(context.exemplars) + len(context.failures) + len(context.reflections) + len(context.concepts)
-        )
-        return {**update, "memory_context": context.render(), "recalled": found}
-
-    def solve(state: ReflectiveState) -> dict[str, Any]:
-        problem = problem_of(state)
-        the_task = resolve_task(task, problem)
-        trial = state.get("round", 0) + 1
-        lessons = state.get("lessons", [])[-config.n_lessons :] if config.n_lessons else []
-        prompt = solver_prompt(
-            the_task, problem, memory_context=state.get("memory_context", ""), lessons=lessons
-        )
-        n, max_new = clamp(state, config, config.n_drafts, config.max_new_tokens)
-        update: dict[str, Any] = {"round": trial, "path": ["solve"]}
-        if n == 0:
-            return update
-        # trial 1 shares its seed with the other graphs' first solve and the baselines (paired samples)
-        salt = f"{problem.id}/solve" if trial == 1 else f"{problem.id}/solve/{trial}"
-        rows, usage = sample(llm, [prompt], generation(config, n, max_new, salt=salt))
-        drafts = [
-            new_draft(the_task, c, id=f"r{trial}-{i}", round=trial, agent=0, kind="draft")
-            for i, c in enumerate(rows[0])
-        ]
-        return {**update, **usage, "drafts": drafts}
-
-    def verify(state: ReflectiveState) -> dict[str, Any]:
-        return {"path": ["verify"], **verify_update(verifier, problem_of(state), state.get("drafts", []))}
-
-    def trial_best(state: ReflectiveState) -> dict[str, Any] | None:
-        return best_draft([d for d in state.get("drafts", []) if d["round"] == state.get("round", 0)])
-
-    def after_verify(
-        state: ReflectiveState,
-    ) -> Literal["store_success", "reflect", "store_failure", "finalize"]:
-        best = trial_best(state)
-        decision = decide(state, config, best["score"] if best else None)
-        if decision == "accept":
-            return "store_success"
-        if decision == "verifier_error":
-            return "finalize"  # nothing verified: nothing worth remembering
-        if budget_exhausted(state, config) or clamp(state, config, 1, 1)[0] == 0:
-            return "store_failure"
-        return "reflect"  # also after the last trial: the lesson helps later problems
-
-    def reflect(state: ReflectiveState) -> dict[str, Any]:
-        problem = problem_of(state)
-        best = trial_best(state)
-        attempt = best["text"] if best else next((d["text"] for d in reversed(state.get("drafts", []))), "")
-        score = best["score"] if best else 0.0
-        _, max_new = clamp(state, config, 1, config.critic_max_new_tokens)
-        gen = generation(config, 1, max_new, salt=f"{problem.id}/reflect/{state.get('round', 0)}")
-        rows, usage = sample(llm, [reflector_prompt(problem, attempt, score)], gen)
-        lesson = parse_lesson(rows[0][0].text)
-        return {**usage, "path": ["reflect"], "lessons": [lesson.text]}
-
-    def store(state: ReflectiveState, run_config: RunnableConfig | None, success: bool) -> dict[str, Any]:
-        problem = problem_of(state)
-        the_task = resolve_task(task, problem)
-        trial = state.get("round", 0)
-        best = trial_best(state)
-        mine = [d for d in state.get("drafts", []) if d["round"] == trial]
-        chosen = best or (mine[-1] if mine else None)
-        if chosen is None or not config.use_memory:
-            return {}
-        confirmed = the_task.check(problem, chosen.get("answer")) if config.learn_from_feedback else None
-        lessons = state.get("lessons", [])
-        # Lessons are appended by reflect of this same trial, so the newest one is this attempt's.
-        lesson = lessons[-1] if (not success and lessons and len(lessons) >= trial) else None
-        experience = Experience(
-            task=the_task.name,
-            problem=problem.question,
-            solution=chosen["text"] or "(empty reply)",
-            outcome="success" if success else "failure",
-            score=chosen.get("score"),
-            verified=success,
-            checker_confirmed=confirmed,
-            reflection=lesson,
-            provenance=Provenance(
-                model=getattr(llm, "name", None), graph="reflective", run=_run_of(run_config)
-            ),
-        )
-        update: dict[str, Any] = {}
-        try:
-            stored = memory.add_experience(experience)
-            update["stored"] = [stored]
-        except Exception as exc:  # noqa: BLE001 - a memory write failure keeps the answer
-            log.warning("memory write failed: %s", exc)
-            return {"errors": [f"memory write error: {type(exc).__name__}: {exc}"]}
-        if config.distill_every and not budget_exhausted(state, config):
-            counting = CountingLLM(llm)
-            try:
-                done = memory.maybe_distill(counting, the_task.name, config.distill_every, distill_config)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("distillation failed: %s", exc)
-                done = None
-                update["errors"] = [f"distill error: {type(exc).__name__}: {exc}"]
-            update.update(
-                {
-                    "llm_calls": counting.calls,
-                    "generated_tokens": counting.tokens,
-                    "distilled": int(done is not None),
-                }
-            )
-        return update
-
-    def store_success(state: ReflectiveState, config: RunnableConfig) -> dict[str, Any]:
-        return {"path": ["store_success"], **store(state, config, True)}
-
-    def store_failure(state: ReflectiveState, config: RunnableConfig) -> dict[str, Any]:
-        return {"path": ["store_failure"], **store(state, config, False)}
-
-    def after_failure(state: ReflectiveState) -> Literal["solve", "finalize"]:
-        best = trial_best(state)
-        return "solve" if decide(state, config, best["score"] if best else None) == "continue" else "finalize"
-
-    def finalize(state: ReflectiveState) -> dict[str, Any]:
-        best = best_draft(state.get("drafts", []))
-        last = trial_best(state)
-        score = best["score"] if best else None
-        status = decide(state, config, last["score"] if last else None)
-        if status == "continue":
-            status = "budget"
-        if status != "accept" and score is not None and score >= config.threshold:
-            status = "accept"
-        record = result_record(state, config, best["answer"] if best else None, score, status)
-        record.update(
-            stored=len(state.get("stored", [])),
-            recalled=state.get("recalled", 0),
-            lessons=len(state.get("lessons", [])),
-            distilled=state.get("distilled", 0),
-        )
-        return {"path": ["finalize"], "result": record}
-
-    graph = StateGraph(ReflectiveState)
+    context = GraphContext(llm=llm, verifier=verifier, config=config, task=task, memory=memory)
+    graph = StateGraph(ReflectiveState, context_schema=GraphContext)
     graph.add_node("recall", recall)
     graph.add_node("solve", solve)
     graph.add_node("verify", verify)
     graph.add_node("reflect", reflect)
     graph.add_node("store_success", store_success)
     graph.add_node("store_failure", store_failure)
+    graph.add_node("distill", distill)
     graph.add_node("finalize", finalize)
     graph.add_edge(START, "recall")
     graph.add_edge("recall", "solve")
     graph.add_edge("solve", "verify")
     graph.add_conditional_edges("verify", after_verify)
     graph.add_edge("reflect", "store_failure")
-    graph.add_conditional_edges("store_failure", after_failure)
-    graph.add_edge("store_success", "finalize")
+    graph.add_edge("store_success", "distill")
+    graph.add_edge("store_failure", "distill")
+    graph.add_conditional_edges("distill", after_distill)
     graph.add_edge("finalize", END)
-    return graph.compile(checkpointer=checkpointer, name="reflective")
+    return bind_context(graph.compile(checkpointer=checkpointer, name="reflective"), context)

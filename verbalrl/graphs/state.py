@@ -1,24 +1,82 @@
 """Graph state: TypedDicts with reducers in the type, and the plain-data records they hold.
 
-In scope: the state of each graph (only strings, numbers, lists and dicts, so
-any checkpointer persists it), the `upsert` reducer (drafts are re-sent with
-their scores filled in and replace themselves by id), and `max` for the round
-counter written by parallel branches. Left out: the nodes.
+In scope: the records (`DraftRecord`, `CritiqueRecord`, `LessonRecord`,
+`ResultRecord`), the state of each graph, the `upsert` reducer (drafts are
+re-sent with their scores filled in and replace themselves by id), and
+`take_max` for the round counter written by parallel branches. Left out: the
+nodes, and the dependencies (model, verifier, memory: `context.py`).
 
-A draft is a dict: id, round, agent, kind, text, answer, ok, error, score
-(None until verified; 0.0 for a draft without an answer, which is never sent
-to the verifier), tokens and, from a GenRM-CoT verifier, a rationale.
+Why TypedDicts and not pydantic models: the state must stay plain JSON-able
+dicts, so any checkpointer persists it and readers (the runner, the CLI's
+live view) use `d["score"]` and `d.get("answer")`. Why `typing_extensions`:
+pydantic, which LangGraph uses for `get_input_jsonschema()`, refuses
+`typing.TypedDict` on Python < 3.12.
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired
 
-Draft = dict[str, Any]
+from typing_extensions import TypedDict
 
 
-def upsert(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> list[dict[str, Any]]:
+class DraftRecord(TypedDict):
+    """One candidate solution. `score` is None until verified, 0.0 for a draft without an answer
+    (never sent to the verifier); `rationale` comes from a GenRM-CoT verifier."""
+
+    id: str  # r<round>-<i> (single, reflective) or r<round>-a<agent> (multi)
+    round: int
+    agent: int
+    kind: str  # draft | revision | debate
+    text: str
+    answer: str | None
+    ok: bool
+    error: str | None
+    score: float | None
+    tokens: int
+    rationale: NotRequired[str]
+
+
+class CritiqueRecord(TypedDict):
+    """A critique of one draft in one round; `source` is "critic" (an LLM call) or "verifier"."""
+
+    draft_id: str
+    round: int
+    text: str
+    ok: bool
+    source: str
+
+
+class LessonRecord(TypedDict):
+    """The lesson the reflect node drew from one trial (the trial it belongs to, kept explicit)."""
+
+    trial: int
+    text: str
+    ok: bool
+
+
+class ResultRecord(TypedDict):
+    """A finished problem; the runner adds correctness and seconds. The last four: reflective only."""
+
+    answer: str | None
+    score: float | None
+    status: str  # accept | max_rounds | budget | verifier_error (| error, written by the runner)
+    accepted: bool
+    rounds: int
+    drafts: int
+    failed_drafts: int
+    llm_calls: int
+    generated_tokens: int
+    mode: str
+    errors: list[str]
+    stored: NotRequired[int]
+    recalled: NotRequired[int]
+    lessons: NotRequired[int]
+    distilled: NotRequired[int]
+
+
+def upsert(left: list[DraftRecord], right: list[DraftRecord]) -> list[DraftRecord]:
     """Merge by `id`: a record with a known id replaces it in place, a new one is appended."""
     if not right:
         return left
@@ -44,17 +102,17 @@ class BaseState(TypedDict, total=False):
 
     problem: dict[str, Any]  # Problem.model_dump(); prompts only ever see agents.blind(problem)
     round: Annotated[int, take_max]
-    drafts: Annotated[list[Draft], upsert]
+    drafts: Annotated[list[DraftRecord], upsert]
     llm_calls: Annotated[int, operator.add]
     generated_tokens: Annotated[int, operator.add]
     path: Annotated[list[str], operator.add]
     errors: Annotated[list[str], operator.add]
     verifier_failed: bool
-    result: dict[str, Any]
+    result: ResultRecord
 
 
 class SingleState(BaseState, total=False):
-    critiques: Annotated[list[dict[str, Any]], operator.add]
+    critiques: Annotated[list[CritiqueRecord], operator.add]
 
 
 class MultiState(BaseState, total=False):
@@ -64,8 +122,12 @@ class MultiState(BaseState, total=False):
 class ReflectiveState(BaseState, total=False):
     memory_context: str
     recalled: int
+    # The lesson texts in order: what the solver's retry prompt and the CLI's live view read.
     lessons: Annotated[list[str], operator.add]
-    stored: Annotated[list[str], operator.add]
+    # The same lessons with the trial each belongs to: what store_failure picks its lesson by.
+    reflections: Annotated[list[LessonRecord], operator.add]
+    stored: Annotated[list[str], operator.add]  # memory ids written (the runner reports them)
+    stored_now: bool  # the last store step wrote an experience: the distill step after it may run
     distilled: Annotated[int, operator.add]
 
 

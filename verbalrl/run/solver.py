@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ContextLengthError
 from ..graphs import GraphConfig, build_graph, graph_options, initial_state
-from ..graphs.steps import result_record
+from ..graphs.nodes import result_record
 from ..llm.base import LLM
 from ..llm.wrappers import ModelClock, TimedLLM
 from ..tasks.base import Problem, Task
