@@ -16,8 +16,8 @@ import tempfile
 
 from rich.console import Console
 
+from verbalrl import load_llm
 from verbalrl.graphs import SingleConfig
-from verbalrl.llm.registry import load_llm
 from verbalrl.run import Runner, summary_table
 from verbalrl.tasks import get_task
 from verbalrl.verifier import load_verifier

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import random
 
-from verbalrl.tasks import GeneratedProblem, GeneratedTask, Problem, Split, get_task, register_task
-from verbalrl.tasks.words import COMMON_WORDS
+from verbalrl.tasks import (
+    COMMON_WORDS,
+    GeneratedProblem,
+    GeneratedTask,
+    Problem,
+    Split,
+    get_task,
+    register_task,
+)
 
 VOWELS = "aeiou"
 

@@ -15,8 +15,8 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
+from verbalrl import load_llm
 from verbalrl.graphs import MultiConfig, build_multi_graph, graph_options, initial_state
-from verbalrl.llm.registry import load_llm
 from verbalrl.tasks import get_task
 from verbalrl.verifier import load_verifier
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from verbalrl import load_llm
 from verbalrl.graphs import ReflectiveConfig, SingleConfig
-from verbalrl.llm.registry import load_llm
 from verbalrl.run import Runner
 from verbalrl.tasks import get_task
 from verbalrl.verifier import load_verifier

@@ -23,8 +23,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from verbalrl.llm.base import GenerationConfig, Prompt
-from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.llm import FakeLLM, GenerationConfig, Prompt, prompt_text
 from verbalrl.memory import ChromaMemory, Experience
 
 TASK = "percent"

@@ -21,8 +21,7 @@ from __future__ import annotations
 import argparse
 
 from verbalrl.errors import CapabilityError
-from verbalrl.llm.base import GenerationConfig, Prompt
-from verbalrl.llm.openai_backend import OpenAILLM
+from verbalrl.llm import GenerationConfig, OpenAILLM, Prompt
 
 
 def main() -> None:

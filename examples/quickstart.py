@@ -14,9 +14,9 @@ import argparse
 
 from rich.console import Console
 
+from verbalrl import load_llm
 from verbalrl.graphs import SingleConfig, build_single_graph, graph_options, initial_state
-from verbalrl.llm.registry import load_llm
-from verbalrl.run.console import render_event
+from verbalrl.run import render_event
 from verbalrl.tasks import get_task
 from verbalrl.verifier import load_verifier
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from verbalrl import load_llm
 from verbalrl.graphs import ReflectiveConfig
-from verbalrl.llm.registry import load_llm
 from verbalrl.memory import ChromaMemory
 from verbalrl.run import Runner, summary_table
 from verbalrl.tasks import get_task

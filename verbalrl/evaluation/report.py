@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from .evaluate import EvalReport
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 JSON_NAME = "eval.json"
 PNG_NAME = "accuracy_vs_n.png"
@@ -40,6 +41,9 @@ def _percent(x: float | None) -> str:
 
 def render_table(report: EvalReport) -> Table:
     """One row per method: accuracy % [95% CI] per N, then compute and AUC at the largest N."""
+    from rich.table import Table  # rich only when a table is drawn (the CLI), not on import
+    from rich.text import Text
+
     top = max(report.ns)
     stats = report.pool
     skipped = f"; skipped N={report.skipped_ns} (pool too small)" if report.skipped_ns else ""

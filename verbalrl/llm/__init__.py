@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import LLM, Capabilities, Completion, GenerationConfig, Message, Prompt
+from .base import LLM, Capabilities, Completion, GenerationConfig, Message, Prompt, prompt_text
 from .fake import FakeLLM
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "TransformersLLM",
     "VLLMLLM",
     "load_llm",
+    "prompt_text",
+    "register_backend",
 ]
 
 _LAZY = {
@@ -30,6 +32,7 @@ _LAZY = {
     "OpenAILLM": ".openai_backend",
     "VLLMLLM": ".vllm_backend",
     "load_llm": ".registry",
+    "register_backend": ".registry",
 }
 
 

@@ -22,8 +22,10 @@ from .jsonl_task import JSONLConfig, JSONLTask
 from .last_letter import LastLetterConfig, LastLetterTask
 from .registry import available_tasks, get_task, register_task
 from .word_sort import WordSortConfig, WordSortTask
+from .words import COMMON_WORDS
 
 __all__ = [
+    "COMMON_WORDS",
     "SPLITS",
     "ArithmeticConfig",
     "ArithmeticTask",
