@@ -28,21 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from verbalrl.graphs import build_graph, graph_config, graph_options, initial_state
-from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.llm import FakeLLM
 from verbalrl.run import Runner
 from verbalrl.tasks import get_task
+from verbalrl.testing import scripted
 from verbalrl.verifier.base import FunctionVerifier
 
 GRAPHS = ("single", "multi", "reflective")
 
 
-def reply(prompt: Any) -> str:
-    text = prompt_text(prompt)
-    if "strict reviewer" in text:
-        return "Step two adds the wrong digits; redo the sum."
-    if "failed attempt at a problem" in text:
-        return "Plan: add the tens and the ones separately, then check."
-    return "First I add the ones, then the tens.\nAnswer: 42"
+reply = scripted(
+    {
+        "critic": "Step two adds the wrong digits; redo the sum.",
+        "reflector": "Plan: add the tens and the ones separately, then check.",
+        "solver": "First I add the ones, then the tens.\nAnswer: 42",
+    },
+    default="First I add the ones, then the tens.\nAnswer: 42",
+)
 
 
 def low_score(question: str, candidate: str) -> float:

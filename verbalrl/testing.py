@@ -35,7 +35,15 @@ from .verifier.base import FunctionVerifier
 
 RoleReply = str | Callable[[Prompt], str]
 
-__all__ = ["Role", "registered_backend", "registered_verifier", "role_of", "score_by_answer", "scripted"]
+__all__ = [
+    "Role",
+    "failing",
+    "registered_backend",
+    "registered_verifier",
+    "role_of",
+    "score_by_answer",
+    "scripted",
+]
 
 
 def scripted(replies: Mapping[str, RoleReply], default: str = "zzz") -> Callable[[Prompt], str]:
@@ -53,6 +61,23 @@ def scripted(replies: Mapping[str, RoleReply], default: str = "zzz") -> Callable
         return value(prompt) if callable(value) else value
 
     return reply
+
+
+def failing(reply: Callable[[Prompt], str], role: str, after: int = 0) -> Callable[[Prompt], str]:
+    """`reply`, except that the prompts of `role` after the first `after` raise `RuntimeError`.
+
+    Simulates a model (or a process) dying mid-run at a chosen step, for resume tests.
+    """
+    seen = {"n": 0}
+
+    def wrapped(prompt: Prompt) -> str:
+        if role_of(prompt) == role:
+            seen["n"] += 1
+            if seen["n"] > after:
+                raise RuntimeError("injected crash")
+        return reply(prompt)
+
+    return wrapped
 
 
 def score_by_answer(scores: Mapping[str, float], default: float = 0.1) -> FunctionVerifier:

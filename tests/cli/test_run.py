@@ -18,22 +18,17 @@ from typer.testing import CliRunner
 
 from verbalrl.cli import run as cli_run
 from verbalrl.errors import VerbalRLError
-from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.llm.fake import FakeLLM
 from verbalrl.llm.registry import register_backend, unregister_backend
 from verbalrl.memory import ChromaMemory, MemoryLockedError
+from verbalrl.testing import scripted
 from verbalrl.verifier.base import FunctionVerifier
 from verbalrl.verifier.registry import register_verifier, unregister_verifier
 
 FAKE = ["--model", "fake:x"]
 
 
-def reply(prompt: Any) -> str:
-    text = prompt_text(prompt)
-    if "strict reviewer" in text:
-        return "Check it."
-    if "failed attempt at a problem" in text:
-        return "Plan: recompute."
-    return "Sum. Answer: 4"
+reply = scripted({"critic": "Check it.", "reflector": "Plan: recompute."}, default="Sum. Answer: 4")
 
 
 @pytest.fixture

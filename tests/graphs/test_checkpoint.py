@@ -26,9 +26,10 @@ import pytest
 
 from verbalrl.graphs import SingleConfig, build_graph, graph_options, initial_state
 from verbalrl.graphs.checkpoint import open_checkpointer, redact_url
-from verbalrl.llm.fake import FakeLLM, prompt_text
+from verbalrl.llm.fake import FakeLLM
 from verbalrl.run import Runner, read_results
 from verbalrl.tasks import get_task
+from verbalrl.testing import failing, role_of, scripted
 from verbalrl.verifier.base import FunctionVerifier
 
 
@@ -126,21 +127,12 @@ def _sqlite_threads(path: Path) -> dict[str, int]:
 
 # ----------------------------------------------------------------- open_checkpointer
 def replies(fail_on: str | None = None, after: int = 0):
-    seen = {"n": 0}
-
-    def reply(prompt: Any) -> str:
-        text = prompt_text(prompt)
-        if fail_on and fail_on in text:
-            seen["n"] += 1
-            if seen["n"] > after:
-                raise RuntimeError("injected crash")
-        if "strict reviewer" in text:
-            return "Check the sum."
-        if "Your previous attempt" in text:
-            return "Revised. Answer: 99"
-        return "First try. Answer: 98"
-
-    return reply
+    """Role-scripted replies; the prompts of role `fail_on` after the first `after` raise."""
+    # any other role (solver, reflector, ...) gets the first try, as before the roles were named
+    reply = scripted(
+        {"critic": "Check the sum.", "reviser": "Revised. Answer: 99"}, default="First try. Answer: 98"
+    )
+    return failing(reply, fail_on, after) if fail_on else reply
 
 
 @pytest.fixture
@@ -157,7 +149,7 @@ def test_a_graph_checkpoints_resumes_and_deletes_a_thread(kind: str, task, tmp_p
         problem = task.problems("test", n=1, seed=0)[0]
         thread = {"configurable": {"thread_id": "run/p1"}, **graph_options(config)}
         crashing = build_graph(
-            "single", FakeLLM(replies("Your previous attempt")), _low(), config, checkpointer=saver, task=task
+            "single", FakeLLM(replies("reviser")), _low(), config, checkpointer=saver, task=task
         )
         with pytest.raises(RuntimeError, match="injected crash"):
             crashing.invoke(initial_state(problem), thread)
@@ -168,7 +160,7 @@ def test_a_graph_checkpoints_resumes_and_deletes_a_thread(kind: str, task, tmp_p
         graph = build_graph("single", healthy, _low(), config, checkpointer=saver, task=task)
         final = graph.invoke(None, thread)  # continue from the checkpoint: only the revision is sampled
         assert final["result"]["llm_calls"] == 4 and final["path"][-2:] == ["verify", "finalize"]
-        assert ["Your previous attempt" in prompt_text(p) for c in healthy.calls for p in c.prompts] == [True]
+        assert [role_of(p) == "reviser" for c in healthy.calls for p in c.prompts] == [True]
 
         saver.delete_thread("run/p1")
         assert graph.get_state(thread).values == {}
@@ -228,7 +220,7 @@ def test_runner_on_postgres_crash_resume_and_pruning(task, pg_url: str, tmp_path
         checkpoint_url=pg_url,
     )
     # the 3rd reviser prompt is the third problem's revise step: it crashes there
-    crashing = FakeLLM(replies(fail_on="Your previous attempt", after=2))
+    crashing = FakeLLM(replies(fail_on="reviser", after=2))
     with pytest.raises(RuntimeError, match="injected crash"):
         Runner("single", crashing, _low(), task, config, **common).run(problems)
     assert [r["problem_id"] for r in read_results(tmp_path / "o.jsonl")] == [p.id for p in problems[:2]]
@@ -245,8 +237,8 @@ def test_runner_on_postgres_crash_resume_and_pruning(task, pg_url: str, tmp_path
     assert report["skipped"] == 2
     resumed = next(r for r in rows if r["problem_id"] == problems[2].id)
     assert resumed["resumed"] is True and resumed["llm_calls"] == 4
-    kinds = [prompt_text(p) for c in healthy.calls for p in c.prompts]
-    assert sum("strict reviewer" in k for k in kinds) == 1  # problem 3 kept its critique from before
+    kinds = [role_of(p) for c in healthy.calls for p in c.prompts]
+    assert sum(k == "critic" for k in kinds) == 1  # problem 3 kept its critique from before
     assert _pg_threads(pg_url) == {}
 
 

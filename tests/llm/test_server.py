@@ -317,4 +317,9 @@ def test_request_json_roundtrip_is_plain_json(http: httpx.Client) -> None:
     r = http.post(
         "/v1/chat/completions", json={"messages": CHAT, "logprobs": True, "top_logprobs": 4}
     )
-    json.loads(r.text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str)
+    assert all(len(t["top_logprobs"]) <= 4 for t in choice["logprobs"]["content"])

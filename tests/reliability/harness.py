@@ -106,8 +106,6 @@ CRASH_POINTS = (
 
 # ---------------------------------------------------------------- the scripted model and the hooks
 LESSONS_HEADER = "Lessons from your previous attempts"
-DISTILL_MARK = "list of general insights"
-REFLECT_MARK = "failed attempt at a problem"
 _QUESTION = re.compile(r"What is (\d+) ([+\-*]) (\d+)\?")
 _counts: dict[str, int] = {}
 
@@ -120,10 +118,11 @@ def wrongness(question: str) -> int:
 
 def scripted_reply(prompt: Any) -> str:
     """The reply of `ScriptedArithmetic` to one prompt (solver, reflector or distiller)."""
-    from verbalrl.llm.fake import prompt_text
+    from verbalrl.llm import prompt_text
+    from verbalrl.testing import role_of
 
-    text = prompt_text(prompt)
-    if DISTILL_MARK in text:
+    text, role = prompt_text(prompt), role_of(prompt)
+    if role == "distiller":
         return "ADD: Work digit by digit and check the carry before answering."
     # The problem section comes last; recalled memory above it quotes other problems. (A prompt
     # without memory or lessons has no section heading: the whole prompt is the problem.)
@@ -131,7 +130,7 @@ def scripted_reply(prompt: Any) -> str:
     if found is None:
         return "I cannot tell what the problem is.\nAnswer: 0"
     a, op, b = int(found.group(1)), found.group(2), int(found.group(3))
-    if REFLECT_MARK in text:
+    if role == "reflector":
         return f"Plan: recompute {a} {op} {b} digit by digit and check the carry."
     value = a + b if op == "+" else a - b if op == "-" else a * b
     retry = LESSONS_HEADER in text

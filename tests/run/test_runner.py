@@ -13,28 +13,21 @@ from verbalrl.llm.fake import FakeLLM, prompt_text
 from verbalrl.memory import ChromaMemory
 from verbalrl.run import Runner, read_results, summarize
 from verbalrl.tasks import get_task
+from verbalrl.testing import failing, role_of, scripted
 from verbalrl.verifier.base import CheckerVerifier, FunctionVerifier
 
 
 def replies(fail_on: str | None = None, after: int = 0):
-    """Role-scripted replies; raise once the `after`-th prompt containing `fail_on` arrives."""
-    seen = {"n": 0}
-
-    def reply(prompt: Any) -> str:
-        text = prompt_text(prompt)
-        if fail_on and fail_on in text:
-            seen["n"] += 1
-            if seen["n"] > after:
-                raise RuntimeError("injected crash")
-        if "strict reviewer" in text:
-            return "Check the sum."
-        if "failed attempt at a problem" in text:
-            return "Plan: add the ones first."
-        if "Your previous attempt" in text:
-            return "Revised. Answer: 99"
-        return "First try. Answer: 98"
-
-    return reply
+    """Role-scripted replies; the prompts of role `fail_on` after the first `after` raise."""
+    reply = scripted(
+        {
+            "critic": "Check the sum.",
+            "reflector": "Plan: add the ones first.",
+            "reviser": "Revised. Answer: 99",
+        },
+        default="First try. Answer: 98",  # the solver, and any other role
+    )
+    return failing(reply, fail_on, after) if fail_on else reply
 
 
 def low(q: str, c: str) -> float:
@@ -92,7 +85,7 @@ def test_resume_after_a_crash_mid_problem_continues_from_the_checkpoint(
     common = dict(run_id="crash", runs_dir=tmp_path / "runs", output=tmp_path / "o.jsonl", progress=False)
     config = SingleConfig(n_drafts=2, max_rounds=2)
     # the 3rd reviser prompt is the third problem's revise step: it crashes there
-    crashing = FakeLLM(replies(fail_on="Your previous attempt", after=2))
+    crashing = FakeLLM(replies(fail_on="reviser", after=2))
     with pytest.raises(RuntimeError, match="injected crash"):
         Runner("single", crashing, FunctionVerifier(low), task, config, **common).run(problems)
     assert [r["problem_id"] for r in lines(tmp_path / "o.jsonl")] == [p.id for p in problems[:2]]
@@ -108,9 +101,9 @@ def test_resume_after_a_crash_mid_problem_continues_from_the_checkpoint(
     assert resumed["problem_id"] == problems[2].id and resumed["resumed"] is True
     assert resumed["path"] == ["solve", "verify", "critique", "revise", "verify", "finalize"]
     # the interrupted problem did not redo its drafts or critique: only the revision was sampled
-    kinds = [prompt_text(p) for c in healthy.calls for p in c.prompts]
-    assert sum("Your previous attempt" in k for k in kinds) == 2  # problems 3 and 4
-    assert sum("strict reviewer" in k for k in kinds) == 1  # problem 4 only
+    kinds = [role_of(p) for c in healthy.calls for p in c.prompts]
+    assert sum(k == "reviser" for k in kinds) == 2  # problems 3 and 4
+    assert sum(k == "critic" for k in kinds) == 1  # problem 4 only
     assert resumed["llm_calls"] == 4
     assert threads(tmp_path / "runs" / "crash") == {}
 
@@ -220,7 +213,7 @@ def test_reflective_resume_does_not_duplicate_memory_records(task, problems, tmp
     run_all(FakeLLM(replies()), tmp_path / "clean", "clean")
     # crash in the 4th reflection = problem 2's second trial, after its first failure was stored
     with pytest.raises(RuntimeError):
-        run_all(FakeLLM(replies(fail_on="failed attempt at a problem", after=3)), tmp_path / "m", "res")
+        run_all(FakeLLM(replies(fail_on="reflector", after=3)), tmp_path / "m", "res")
     run_all(FakeLLM(replies()), tmp_path / "m", "res")
     assert counts(tmp_path / "m") == counts(tmp_path / "clean")
     rows = read_results(tmp_path / "runs" / "res" / "results.jsonl")

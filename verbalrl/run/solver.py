@@ -18,6 +18,8 @@ import time
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from ..errors import ContextLengthError
 from ..graphs import GraphConfig, build_graph, graph_options, initial_state
 from ..graphs.nodes import result_record
@@ -99,7 +101,9 @@ class ProblemSolver:
         if self.baselines and not all(m in done for m in self.methods()[1:]):
             yield from (r for r in self._baseline_records(problem) if r.method not in done)
 
-    def _run_graph(self, problem: Problem, thread: dict[str, Any]) -> tuple[dict[str, Any], bool, str | None]:
+    def _run_graph(
+        self, problem: Problem, thread: RunnableConfig
+    ) -> tuple[dict[str, Any], bool, str | None]:
         """(final state values, whether it resumed a checkpoint, the failure that ended it or None)."""
         graph = self.graph
         snapshot = graph.get_state(thread)
@@ -124,15 +128,17 @@ class ProblemSolver:
         return graph.get_state(thread).values, resumed, failure
 
     def _graph_record(self, problem: Problem) -> GraphRecord:
-        thread = {"configurable": {"thread_id": thread_id(self.run_id, problem.id)}}
-        thread |= graph_options(self.config)
+        thread: RunnableConfig = {
+            **graph_options(self.config),
+            "configurable": {"thread_id": thread_id(self.run_id, problem.id)},
+        }
         model_before = self.clock.seconds
         start = time.perf_counter()
         values, resumed, failure = self._run_graph(problem, thread)
         seconds = time.perf_counter() - start
         if failure is not None:
-            result = result_record(values, self.config, None, None, "error")
-            result["errors"] = [*result["errors"], failure]
+            record = result_record(values, self.config, None, None, "error")
+            result: dict[str, Any] = {**record, "errors": [*record["errors"], failure]}
         else:
             result = dict(values.get("result") or {})
         fields = {

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import CapabilityError
-from ..llm.base import LLM
+from ..llm.base import LLM, Prompt
 from ..tasks.base import Problem
 from .artifact import is_artifact, load_artifact_llm
 from .base import Usage, Verification, check_candidates
@@ -71,7 +71,8 @@ class GenRMVerifier:
 
     def verify_many(self, items: Sequence[tuple[Problem, Sequence[str]]]) -> list[Verification]:
         """Score several problems' candidates in one backend call (prefixes shared per question)."""
-        prompts, spans = [], []
+        prompts: list[Prompt] = []
+        spans: list[tuple[int, int]] = []
         for problem, candidates in items:
             cands = check_candidates(candidates)
             start = len(prompts)
