@@ -272,7 +272,7 @@ def run_argv(run_id: str, runs: Path, memory: Path, n: int, seed: int = 0) -> li
     return [
         "run",
         *RUN_ARGS,
-        "--n",
+        "--problems",
         str(n),
         "--seed",
         str(seed),

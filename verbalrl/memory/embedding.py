@@ -99,7 +99,16 @@ class SentenceTransformerEmbedder:
 
                 local = self._path.expanduser().is_dir()
                 source = str(self._path.expanduser()) if local else self.name
-                self._model = SentenceTransformer(source, device=self._device, local_files_only=local)
+                try:
+                    self._model = SentenceTransformer(source, device=self._device, local_files_only=local)
+                except (OSError, ValueError) as exc:  # a typo or an offline hub: say what to give
+                    from .errors import MemoryStoreError
+
+                    raise MemoryStoreError(
+                        f"embedder {self.name!r} is neither a sentence-transformers folder nor a model "
+                        "that could be downloaded: give 'default' (the packaged all-MiniLM-L6-v2), a "
+                        f"folder, 'hash:<dim>', or a hub id when online ({type(exc).__name__})"
+                    ) from None
             return self._model
 
     @property
