@@ -179,7 +179,7 @@ def test_merge_carries_the_incoming_aliases_without_duplicates_or_the_kept_id() 
     kept = _exp(solution="68", aliases=("exp-a", "exp-b"))
     incoming = _exp(solution="68.", aliases=("exp-b", kept.id, "exp-c"))
     merged = merge_experience(kept, incoming)
-    assert merged.aliases == ("exp-a", "exp-b", incoming.id, "exp-c")
+    assert merged.aliases == ("exp-a", "exp-b", "exp-c", incoming.id)  # its own id last: never truncated
 
 
 def test_merge_does_not_change_its_inputs() -> None:
@@ -264,11 +264,6 @@ def test_aliases_are_bounded_and_keep_the_most_recent() -> None:
     assert not already_merged(merged, incomings[0])  # forgotten past the bound
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="possible bug: an incoming record with MAX_ALIASES aliases of its own loses its own id "
-    "when the aliases are truncated, so re-sending it is not detected as already merged",
-)
 def test_incoming_id_survives_alias_truncation() -> None:
     kept = _exp(solution="68")
     incoming = _exp(solution="68.", aliases=tuple(f"exp-{i:024d}" for i in range(MAX_ALIASES)))
@@ -278,8 +273,8 @@ def test_incoming_id_survives_alias_truncation() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="possible bug: solutions of 23+45 and 23+46 that differ in a few digits only (the graphs "
-    "store the whole draft) exceed TEXT_SIMILARITY, so they count as the same experience",
+    reason="possible bug: solutions of two different problems that differ only in a few numbers (the "
+    "graphs store the whole draft) exceed TEXT_SIMILARITY, so they count as the same experience",
 )
 @pytest.mark.parametrize(
     ("sol_a", "sol_b"),
@@ -289,7 +284,14 @@ def test_incoming_id_survives_alias_truncation() -> None:
             "Add the tens: 20 + 40 = 60. Add the ones: 3 + 5 = 8. So 68.\nAnswer: 68",
             "Add the tens: 20 + 40 = 60. Add the ones: 3 + 6 = 9. So 69.\nAnswer: 69",
         ),
+        (  # a GSM8K-style pair: the real MiniLM puts these problems at 0.99 cosine
+            "In April she sold 48 clips. In May she sold 48 / 2 = 24 clips. "
+            "Altogether she sold 48 + 24 = 72 clips.\nAnswer: 72",
+            "In April she sold 46 clips. In May she sold 46 / 2 = 23 clips. "
+            "Altogether she sold 46 + 23 = 69 clips.\nAnswer: 69",
+        ),
     ],
+    ids=["answer-line", "worked", "gsm8k-style"],
 )
 def test_close_problems_with_different_worked_solutions_do_not_merge(sol_a: str, sol_b: str) -> None:
     a = _exp("What is 23 + 45?", sol_a)

@@ -179,7 +179,8 @@ def test_cli_reflective_run_fans_out_to_two_workers(services: Services, tmp_path
     cli_run.register(app)
     common = ["--runs-dir", str(tmp_path / "runs"), "--no-progress", "--json", "--ray"]
     args = [
-        "run", "--graph", "reflective", "--task", "arithmetic", "--level", "1", "--problems", "6", "--seed", "3",
+        "run", "--graph", "reflective", "--task", "arithmetic", "--level", "1",
+        "--problems", "6", "--seed", "3",
         "--model", f"openai:{MODEL}", "--base-url", services.model_url, "--verifier", "genrm",
         "--memory-url", f"http://127.0.0.1:{services.memory_port}", "--max-rounds", "1", "--n-drafts", "1",
         "--max-new-tokens", "10", "--max-tokens", "20", "--temperature", "0", "--max-in-flight", "4",

@@ -57,7 +57,8 @@ def already_merged(kept: Experience | Reflection, incoming: Experience | Reflect
 
 
 def _aliases(kept: Experience | Reflection, incoming: Experience | Reflection) -> tuple[str, ...]:
-    merged = dict.fromkeys((*kept.aliases, incoming.id, *incoming.aliases))
+    # The newcomer's own id goes last so truncation never drops it: re-sending it must stay a no-op.
+    merged = dict.fromkeys((*kept.aliases, *incoming.aliases, incoming.id))
     merged.pop(kept.id, None)
     return tuple(merged)[-MAX_ALIASES:]
 
