@@ -59,6 +59,21 @@ def test_light_imports_load_neither_torch_nor_chromadb(module: str) -> None:
     assert out.stdout.strip() == "", f"import {module} loaded {out.stdout.strip()}"
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node except those under `if TYPE_CHECKING:` (an import for a type hint only)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", None) == "TYPE_CHECKING":
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
+    return out
+
+
 def _imports(root: Path) -> dict[str, set[str]]:
     """Module -> the verbalrl modules it imports anywhere (top level or inside functions)."""
     deps: dict[str, set[str]] = {}
@@ -66,7 +81,7 @@ def _imports(root: Path) -> dict[str, set[str]]:
         parts = list(path.relative_to(root.parent).with_suffix("").parts)
         package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.ImportFrom):
                 continue
             base = package[: len(package) - (node.level - 1)] if node.level else []

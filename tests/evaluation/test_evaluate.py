@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
+from verbalrl.console import render_table
 from verbalrl.evaluation.evaluate import evaluate_pool
 from verbalrl.evaluation.metrics import bootstrap_ci, gap_closed, roc_auc
 from verbalrl.evaluation.pool import CandidateRecord, ProblemCandidates, group_by_problem
-from verbalrl.evaluation.report import JSON_NAME, PNG_NAME, render_table, write_report
+from verbalrl.evaluation.report import JSON_NAME, PNG_NAME, write_report
 from verbalrl.llm.fake import FakeLLM
 from verbalrl.tasks import Problem, get_task
 from verbalrl.verifier.base import CheckerVerifier, FunctionVerifier, Usage, Verification

@@ -6,7 +6,7 @@ then building and running it with the library (`verbalrl.run.build`: a
 `Runner` in this process; with `--ray`, a `RayRunner` on Ray workers that
 share a model server, a memory server and the checkpoints: see
 docs/deployment.md), and printing the summary; `solve` with the live node
-view (`verbalrl.run.console`). The memory a command opens goes through
+view (`verbalrl.console`). The memory a command opens goes through
 `open_memory` / `open_memory_url` (status line; the one seam tests replace). `--ray` is a flag and the cluster
 address a separate `--ray-address`, because typer options cannot take an
 optional value. Heavy imports happen inside the commands so
@@ -187,7 +187,7 @@ def execute(spec: RunSpec, ray: RayOptions | None, *, runs_dir: Path | None, pro
 
 def print_report(report: RunReport, json_out: bool) -> None:
     """The summary of a finished run: a table and where the files are, or JSON."""
-    from ..run.console import summary_table
+    from ..console import summary_table
 
     if json_out:
         out = {k: report[k] for k in ("run_id", "output", "summary_path", "mode", "summary", "skipped")}
@@ -310,8 +310,8 @@ def solve_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Solve one question with a live view of the nodes (drafts, scores, critiques, answer)."""
+    from ..console import render_event
     from ..graphs import build_graph, graph_options, initial_state
-    from ..run.console import render_event
     from ..tasks import Problem, get_task
     from ..verifier.registry import load_verifier, verifier_help
 

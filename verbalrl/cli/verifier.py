@@ -195,9 +195,10 @@ def eval_verifier(
     json_out: JsonOpt = False,
 ) -> None:
     """Best-of-N accuracy (with CIs, AUC and compute) of every method on one candidate pool."""
+    from ..console import render_table
     from ..evaluation.evaluate import evaluate_pool
     from ..evaluation.pool import group_by_problem, read_pool
-    from ..evaluation.report import render_table, write_report
+    from ..evaluation.report import write_report
 
     wanted = parse_ns(ns)
     records = read_pool(pool)

@@ -29,7 +29,6 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -318,16 +317,13 @@ def _score_verifiers(
     for name in methods:
         if not name or name in reserved:
             raise ValueError(f"verifier name {name!r} is empty or clashes with a baseline")
-    if not progress:
-        return {name: _score_all(name, v, groups, lambda: None) for name, v in methods.items()}
-    from rich.console import Console
-    from rich.progress import Progress
+    from ..console import progress_bar
 
     out: dict[str, _Scored] = {}
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        for name, verifier in methods.items():
-            job = bar.add_task(f"scoring with {name}", total=len(groups))
-            out[name] = _score_all(name, verifier, groups, partial(bar.advance, job))
+    for name, verifier in methods.items():
+        label = f"scoring with {name}"
+        with progress_bar(label, len(groups), enabled=progress, transient=True, stderr=True) as advance:
+            out[name] = _score_all(name, verifier, groups, advance)
     return out
 
 

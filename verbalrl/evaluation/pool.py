@@ -207,24 +207,13 @@ def sample_pool(
                     _label(task, problem, index, completion, llm.name, config.temperature, options)
                 )
 
-    if not progress:
-        for i, chunk in enumerate(chunks):
-            run_chunk(i, chunk)
-        return records
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from ..console import progress_bar
 
-    columns = (
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        job = bar.add_task(f"sampling {n_samples} x {len(items)} problems", total=len(items))
+    label = f"sampling {n_samples} x {len(items)} problems"
+    with progress_bar(label, len(items), enabled=progress, transient=True, stderr=True) as advance:
         for i, chunk in enumerate(chunks):
             run_chunk(i, chunk)
-            bar.advance(job, len(chunk))
+            advance(len(chunk))
     return records
 
 

@@ -40,8 +40,8 @@ _EXPORTS = {
     "read_results": ".results",
     "append_line": ".results",
     "summarize": ".results",
-    "summary_table": ".console",
-    "render_event": ".console",
+    "summary_table": "..console",
+    "render_event": "..console",
     "run_baselines": ".baselines",
 }
 __all__ = sorted(_EXPORTS)

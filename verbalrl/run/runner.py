@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..console import progress_bar
 from ..errors import VerbalRLError
 from ..graphs import GraphConfig, graph_config
 from ..llm.base import LLM
 from ..tasks.base import Problem, Task
 from ..verifier.base import Verifier
-from .console import progress_bar
 from .options import RunOptions
 from .results import append_line, read_results, repair_tail, summarize
 from .solver import ProblemSolver, run_methods, thread_id
