@@ -77,7 +77,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="which held-out problems")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path("runs/graph_quality"))
+    parser.add_argument(
+        "--stages",
+        default="single,baselines8,multi,reflective_no_memory,reflective_memory",
+        help="comma-separated; also reflective_memory_quoted (exemplars in the quoted section, as "
+        "before issue 11). Use a --seed no reported stream uses to choose defaults (a dev stream).",
+    )
     args = parser.parse_args()
+    wanted_stages = set(args.stages.split(","))
     logging.getLogger("verbalrl").setLevel(logging.ERROR)
     import transformers
 
@@ -108,22 +115,28 @@ def main() -> None:
         stages[label] = work / f"{label}.jsonl"
         print(f"{label}: done in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    graph_stage("single", "single", SingleConfig(**shared), baselines=True)
-    out8 = work / "baselines8.jsonl"
-    t0 = time.perf_counter()
-    baselines_stage(llm, verifier, task, problems, 8, SingleConfig(**shared), out8)
-    stages["baselines8"] = out8
-    print(f"baselines@8: done in {time.perf_counter() - t0:.0f} s", flush=True)
-    graph_stage("multi", "multi", MultiConfig(**{**shared, "n_drafts": 1}, n_agents=3))
-    graph_stage("reflective_no_memory", "reflective", ReflectiveConfig(**shared, use_memory=False))
+    if "single" in wanted_stages:
+        graph_stage("single", "single", SingleConfig(**shared), baselines=True)
+    if "baselines8" in wanted_stages:
+        out8 = work / "baselines8.jsonl"
+        t0 = time.perf_counter()
+        baselines_stage(llm, verifier, task, problems, 8, SingleConfig(**shared), out8)
+        stages["baselines8"] = out8
+        print(f"baselines@8: done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if "multi" in wanted_stages:
+        graph_stage("multi", "multi", MultiConfig(**{**shared, "n_drafts": 1}, n_agents=3))
+    if "reflective_no_memory" in wanted_stages:
+        graph_stage("reflective_no_memory", "reflective", ReflectiveConfig(**shared, use_memory=False))
     from verbalrl.memory import ChromaMemory
 
-    with ChromaMemory(work / "memory") as memory:
-        graph_stage(
-            "reflective_memory", "reflective",
-            ReflectiveConfig(**shared, recall_k=2, distill_every=0), memory=memory,
-        )
-        memory_stats = memory.stats()
+    memory_stats: dict[str, Any] = {}
+    for label, style in (("reflective_memory", "turns"), ("reflective_memory_quoted", "quoted")):
+        if label not in wanted_stages:
+            continue
+        with ChromaMemory(work / f"memory-{style}") as memory:
+            config = ReflectiveConfig(**shared, recall_k=2, distill_every=0, exemplar_style=style)
+            graph_stage(label, "reflective", config, memory=memory)
+            memory_stats[label] = memory.stats()
 
     ids = [p.id for p in problems]
     wanted = set(ids)
@@ -140,6 +153,10 @@ def main() -> None:
             by_id = {r["problem_id"]: float(bool(r["correct"])) for r in mine}
             per_problem[row["method"]] = [by_id.get(i, 0.0) for i in ids]
     rows.sort(key=lambda r: r["mean_llm_calls"] or 0)
+    for row in rows:  # the gate's precision, where the method has one
+        if row.get("exemplars"):
+            precision = row["gate_precision"]
+            print(f"{row['method']}: {row['exemplars']} exemplars, gate precision {precision:.0%}")
     print(f"\n{len(problems)} held-out sum30 problems, {args.model}, verifier {verifier.name}")
     print(f"{'method':28s} {'acc':>6s} {'calls':>7s} {'tokens':>7s} {'sec':>6s}")
     for r in rows:
@@ -148,7 +165,8 @@ def main() -> None:
             f"{r['mean_generated_tokens']:7.0f} {r['mean_seconds']:6.1f}"
         )
     comparisons = {}
-    for other in ("best_of_4", "best_of_8", "reflective_no_memory", "single"):
+    others = ("best_of_4", "best_of_8", "reflective_no_memory", "single", "reflective_memory_quoted")
+    for other in others:
         if other in per_problem and "reflective_memory" in per_problem:
             lo, hi = bootstrap_diff(per_problem["reflective_memory"], per_problem[other])
             comparisons[f"reflective_memory - {other}"] = [round(lo, 3), round(hi, 3)]

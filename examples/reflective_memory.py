@@ -3,10 +3,13 @@
 Run:  python examples/reflective_memory.py --problems 10
       python examples/reflective_memory.py --memory ~/my-memory --verifier PATH_TO_TRAINED_GENRM
 
-Each problem starts with a recall from memory (verified solutions to imitate,
-failures and their lessons to avoid, distilled concepts). A rejected attempt
-is reflected on, stored with its lesson, and retried with the lesson in
-context. `--learn-from-feedback` lets the task's checker confirm what memory
+Each problem starts with a recall from memory: verified solutions of similar
+problems come back as demonstrations (few-shot chat turns the model imitates;
+`--style quoted` puts them in a quoted section instead), distilled concepts as
+a quoted section. Only answers that pass the exemplar gate (a score of their
+own, `--gate`, and the majority answer of the drafts) become demonstrations.
+A rejected attempt is reflected on, stored with its lesson, and retried with
+the lesson in context. `--learn-from-feedback` lets the task's checker confirm what memory
 keeps (the loop still decides with the verifier only). Without `--verifier`
 an *untrained* GenRM is used (poor; clearly labelled). Without `--memory`
 the memory lives in a temporary folder.
@@ -41,6 +44,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--distill-every", type=int, default=4)
     parser.add_argument("--learn-from-feedback", action="store_true")
+    parser.add_argument("--style", choices=["turns", "quoted"], default="turns", help="exemplars as")
+    parser.add_argument("--gate", type=float, default=None, help="exemplar score (default: threshold)")
     args = parser.parse_args()
 
     console = Console()
@@ -58,6 +63,8 @@ def main() -> None:
         threshold=args.threshold,
         distill_every=args.distill_every,
         learn_from_feedback=args.learn_from_feedback,
+        exemplar_style=args.style,
+        gate_threshold=args.gate,
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.memory or Path(tmp) / "memory"
@@ -67,13 +74,18 @@ def main() -> None:
             ).run(problems)
             for r in report["records"]:
                 console.print(
-                    f"{r['problem_id']}: recalled {r['recalled']}, trials {r['rounds']}, "
-                    f"lessons {r['lessons']}, stored {r['stored']}, answer {r['answer']} "
+                    f"{r['problem_id']}: {r['demonstrations']} demonstration(s), recalled {r['recalled']}, "
+                    f"trials {r['rounds']}, lessons {r['lessons']}, stored {r['stored']}, "
+                    f"answer {r['answer']} "
                     f"({'right' if r['correct'] else 'wrong'})"
+                    + (", now an exemplar" if r["exemplar_stored"] else "")
                 )
             stats = memory.stats()
             console.print(f"memory at {folder}: {stats}")
     console.print(summary_table(report["summary"], title=f"reflective agent, mode {config.mode}"))
+    row = report["summary"][0]
+    if row.get("exemplars"):
+        console.print(f"exemplar gate: {row['exemplars']} let through, precision {row['gate_precision']:.0%}")
 
 
 if __name__ == "__main__":

@@ -71,10 +71,13 @@ def test_reflective_memory_example(tmp_path: Path) -> None:
         "0",
         "--memory",
         str(tmp_path / "m"),
+        "--threshold",
+        "0",  # accept every answer, so the first one passes the gate and teaches the second
         *TINY,
     )
     assert out.count("stored 1") == 2
-    assert "recalled 0" in out and "recalled 1" in out  # the second problem recalls the first
+    assert "0 demonstration(s)" in out and "1 demonstration(s)" in out  # the second recalls the first
+    assert "now an exemplar" in out and "exemplar gate: 2 let through" in out
     assert "'experiences': 2" in out
 
 

@@ -93,3 +93,24 @@ def test_huge_question_and_drafts_are_capped() -> None:
         len(prompt_text(reviser_prompt(task, problem, "d" * 100_000, "c" * 100_000)))
         < MAX_QUESTION_CHARS + 5_000
     )
+
+
+def test_demonstrations_become_turns_before_the_question() -> None:
+    task = get_task("arithmetic", level="sum30")
+    problem = task.problems("test", n=1, seed=0)[0]
+    demos = [
+        {"question": "What is 3 + 4?", "solution": "3 + 4 = 7\nAnswer: 7"},
+        {"question": "What is 5 + 6?", "solution": "5 + 6 = 11\nAnswer: 11"},
+    ]
+    messages = solver_prompt(task, problem, demonstrations=demos, lessons=["Add the ones first."])
+    plain = task.prompt(problem)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[0] == plain[0]
+    # a demonstrated turn looks exactly like a real one: the task's own prompt for that question
+    shown = problem.model_copy(update={"question": "What is 3 + 4?"})
+    assert messages[1]["content"] == task.prompt(shown)[1]["content"]
+    assert messages[2]["content"] == demos[0]["solution"] and messages[4]["content"] == demos[1]["solution"]
+    assert messages[3]["content"].startswith("What is 5 + 6?")
+    assert messages[-1]["content"].endswith(plain[1]["content"])
+    assert "Add the ones first." in messages[-1]["content"]
+    assert solver_prompt(task, problem, demonstrations=[]) == plain

@@ -134,6 +134,22 @@ def test_run_reflective_with_memory_and_feedback_mode(app, tmp_path: Path) -> No
     assert report["mode"] == "learn_from_feedback"
     rows = [json.loads(x) for x in Path(report["output"]).read_text().splitlines()]
     assert all(r["mode"] == "learn_from_feedback" and r["stored"] == 1 for r in rows)
+    assert all("exemplar_stored" in r and "demonstrations" in r for r in rows)
+
+
+def test_run_reflective_records_the_exemplar_settings(app, tmp_path: Path) -> None:
+    args = ["--graph", "reflective", "--problems", "2", "--verifier", "scripted:0.9", "--max-rounds", "1"]
+    result = invoke(
+        app, "run", *FAKE, *args, "--memory", tmp_path / "mem", "--exemplar-style", "quoted",
+        "--gate-threshold", "0.95", "--no-gate-majority", "--run-id", "ex", "--runs-dir", tmp_path / "runs",
+        "--no-progress", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "runs" / "ex" / "run.json").read_text())
+    assert spec["config"]["exemplar_style"] == "quoted" and spec["config"]["gate_threshold"] == 0.95
+    assert spec["config"]["gate_majority"] is False
+    rows = [json.loads(x) for x in (tmp_path / "runs" / "ex" / "results.jsonl").read_text().splitlines()]
+    assert [r["exemplar_stored"] for r in rows] == [False, False]  # 0.9 < the gate's 0.95
 
 
 def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
@@ -173,6 +189,8 @@ def test_memory_folder_in_use_is_a_clear_error(app, tmp_path: Path) -> None:
         (["run", "--memory", "/tmp/m", "--memory-url", "http://h:1", "--verifier", "checker"], "not both"),
         (["run", "-g", "reflective", "--memory-url", "https://h:1", "--verifier", "checker"], "https"),
         (["run", "--checkpoint-url", "mysql://db/x", "--verifier", "checker", "--n", "1"], "SQLite file"),
+        (["run", "--exemplar-style", "turns", "--verifier", "checker"], "apply to --graph reflective"),
+        (["run", "-g", "reflective", "--exemplar-style", "poem", "--verifier", "checker"], "exemplar_style"),
         (["solve", "   ", "--verifier", "genrm"], "question is empty"),
         (["solve", "x" * 30_000, "--verifier", "genrm"], "limit is 20,000"),
         (["solve", "What is 2+2?", "--verifier", "checker"], "needs a gold answer"),

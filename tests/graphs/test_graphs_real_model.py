@@ -68,7 +68,7 @@ def test_reflective_graph_on_the_real_model(smollm, task, tmp_path: Path) -> Non
 
     problems = task.problems("test", n=2, seed=2)
     small = {**SMALL, "n_drafts": 1, "max_new_tokens": 32, "critic_max_new_tokens": 16}
-    config = ReflectiveConfig(**small, recall_k=1, distill_every=0, threshold=0.99)
+    config = ReflectiveConfig(**small, recall_k=1, distill_every=0, threshold=0.99, show_failures=True)
     with ChromaMemory(tmp_path / "mem") as memory:  # the default, real embedding model
         report = Runner(
             "reflective",
@@ -86,3 +86,42 @@ def test_reflective_graph_on_the_real_model(smollm, task, tmp_path: Path) -> Non
             assert row["stored"] == 1
         assert first["recalled"] == 0 and second["recalled"] >= 1  # the second recalls the first
         assert memory.count("experience") == 2
+
+
+class Recording:
+    """The real model, with every prompt it was sent kept (to look at the solver's turns)."""
+
+    def __init__(self, llm) -> None:  # type: ignore[no-untyped-def]
+        self.llm, self.name, self.capabilities = llm, llm.name, llm.capabilities
+        self.prompts: list = []
+
+    def generate(self, prompts, config=None):  # type: ignore[no-untyped-def]
+        self.prompts += list(prompts)
+        return self.llm.generate(prompts, config)
+
+    def next_token_probs(self, prompts, candidates):  # type: ignore[no-untyped-def]
+        return self.llm.next_token_probs(prompts, candidates)
+
+
+def test_reflective_graph_recalls_a_verified_solution_as_a_demonstration(smollm, task, tmp_path: Path) -> None:  # noqa: E501
+    from verbalrl.memory import ChromaMemory
+    from verbalrl.verifier import FunctionVerifier
+
+    problems = task.problems("test", n=2, seed=4)
+    small = {**SMALL, "n_drafts": 1, "max_new_tokens": 32, "critic_max_new_tokens": 16}
+    config = ReflectiveConfig(**small, recall_k=1, distill_every=0, gate_majority=False)
+    model = Recording(smollm)
+    accept = FunctionVerifier(lambda q, c: 0.9)  # accepts every answer: the first becomes an exemplar
+    with ChromaMemory(tmp_path / "mem") as memory:  # real chromadb, the real embedding model
+        report = Runner(
+            "reflective", model, accept, task, config, memory=memory, runs_dir=tmp_path, progress=False
+        ).run(problems)
+        first, second = report["records"]
+        assert first["exemplar_stored"] and first["demonstrations"] == 0
+        assert second["demonstrations"] == 1
+        [stored] = [e for e in memory.iter_records("experience") if e.problem == problems[0].question]
+    solver = [p for p in model.prompts if p[-1]["content"].endswith(task.answer_format)]
+    last = solver[-1]
+    assert [m["role"] for m in last] == ["system", "user", "assistant", "user"]
+    assert problems[0].question in last[1]["content"] and problems[1].question in last[3]["content"]
+    assert last[2]["content"] == stored.solution  # the first problem's verified solution, as a turn

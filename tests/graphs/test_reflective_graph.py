@@ -63,20 +63,76 @@ def test_failure_lesson_is_retried_then_recalled_by_a_later_problem(task, proble
     assert memory.count("experience") == 1  # the same failed attempt twice is one record
 
     llm2 = FakeLLM(scripted({"solver": "Answer: 42"}))
-    second = run(llm2, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    second = run(
+        llm2, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0,
+        show_failures=True,
+    )  # fmt: skip
     assert second["path"] == ["recall", "solve", "verify", "store_success", "distill", "finalize"]
     assert second["result"]["recalled"] >= 1
     prompt = solver_prompts(llm2)[0]
     assert "Failed attempts at similar problems" in prompt and "read the label on the box first" in prompt
     assert "Guess. Answer: 11" in prompt
 
+    # By default failures are not shown: a quoted failure with its lesson hurts a small model.
+    llm3 = FakeLLM(scripted({"solver": "Answer: 42"}))
+    run(llm3, score_by_answer({"42": 0.9}), memory, task, problems[2], n_drafts=1, distill_every=0)
+    assert "Guess. Answer: 11" not in solver_prompts(llm3)[0]
+
 
 def test_verified_success_becomes_an_exemplar(task, problems, memory) -> None:
     llm = FakeLLM(scripted({"solver": "Looked it up. Answer: 42"}))
-    out = run(llm, score_by_answer({"42": 0.9}), memory, task, problems[0], n_drafts=2, distill_every=0)
+    out = run(
+        llm, score_by_answer({"42": 0.9}), memory, task, problems[0], n_drafts=2, distill_every=0,
+        exemplar_style="quoted",
+    )  # fmt: skip
     assert out["result"]["stored"] == 1 and out["result"]["mode"] == "verifier_only"
-    run(llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    assert out["result"]["exemplar_stored"] is True
+    run(
+        llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0,
+        exemplar_style="quoted",
+    )  # fmt: skip
     assert "Verified solutions to similar problems" in solver_prompts(llm)[-1]
+
+
+def test_a_verified_success_comes_back_as_a_demonstration_turn(task, problems, memory) -> None:
+    llm = FakeLLM(scripted({"solver": "Looked it up. Answer: 42"}))
+    run(llm, score_by_answer({"42": 0.9}), memory, task, problems[0], n_drafts=2, distill_every=0)
+    later = run(llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    prompt = [p for c in llm.calls for p in c.prompts if role_of(p) == "solver"][-1]
+    assert [m["role"] for m in prompt] == ["system", "user", "assistant", "user"]
+    assert problems[0].question in prompt[1]["content"]  # the task's own prompt of the earlier problem
+    assert prompt[2]["content"] == "Looked it up. Answer: 42"  # its verified solution, as the model's turn
+    assert problems[1].question in prompt[3]["content"] and "quoted-data" not in prompt[3]["content"]
+    assert later["result"]["demonstrations"] == 1 and later["result"]["recalled"] == 1
+
+
+def test_the_exemplar_gate_is_stricter_than_acceptance(task, problems, memory) -> None:
+    # Accepted at 0.6 (threshold 0.5) but below the gate's 0.8: stored, never offered as a demonstration.
+    llm = FakeLLM(scripted({"solver": "Looked it up. Answer: 42"}))
+    low = run(
+        llm, score_by_answer({"42": 0.6}), memory, task, problems[0], n_drafts=2, distill_every=0,
+        gate_threshold=0.8,
+    )  # fmt: skip
+    assert low["result"]["status"] == "accept" and low["result"]["exemplar_stored"] is False
+    later = run(llm, score_by_answer({"42": 0.9}), memory, task, problems[1], n_drafts=1, distill_every=0)
+    assert later["result"]["demonstrations"] == 0
+
+
+def test_the_gate_wants_the_majority_answer(task, problems, memory) -> None:
+    # The best-scored draft says 42 but most drafts say 7: accepted, not an exemplar.
+    replies = iter(["Answer: 42", "Answer: 7", "Answer: 7"])
+    llm = FakeLLM(lambda prompt: next(replies))
+    out = run(
+        llm, score_by_answer({"42": 0.9, "7": 0.3}), memory, task, problems[0], n_drafts=3, distill_every=0
+    )
+    assert out["result"]["answer"] == "42" and out["result"]["exemplar_stored"] is False
+    # Without the majority rule the same drafts make an exemplar.
+    replies2 = iter(["Answer: 42", "Answer: 7", "Answer: 7"])
+    again = run(
+        FakeLLM(lambda prompt: next(replies2)), score_by_answer({"42": 0.9, "7": 0.3}), memory, task,
+        problems[1], n_drafts=3, distill_every=0, gate_majority=False,
+    )  # fmt: skip
+    assert again["result"]["exemplar_stored"] is True
 
 
 def test_learn_from_feedback_keeps_checker_rejected_success_out_of_exemplars(task, problems, memory) -> None:

@@ -124,8 +124,11 @@ def scripted_reply(prompt: Any) -> str:
     text, role = prompt_text(prompt), role_of(prompt)
     if role == "distiller":
         return "ADD: Work digit by digit and check the carry before answering."
-    # The problem section comes last; recalled memory above it quotes other problems. (A prompt
-    # without memory or lessons has no section heading: the whole prompt is the problem.)
+    # The problem is in the last user turn (demonstration turns before it are other problems), and
+    # its problem section comes last there (recalled memory above it quotes other problems; a turn
+    # without memory or lessons has no section heading: the whole turn is the problem).
+    if not isinstance(prompt, str):
+        text = next(m["content"] for m in reversed(prompt) if m["role"] == "user")
     found = _QUESTION.search(text[max(text.rfind("## Problem"), 0) :])
     if found is None:
         return "I cannot tell what the problem is.\nAnswer: 0"

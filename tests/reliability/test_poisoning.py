@@ -420,3 +420,59 @@ def test_payloads_survive_export_and_import_as_inert_text(open_memory, tmp_path:
     )
     assert restored.count("concept") == memory.count("concept")
     assert {e.status for e in restored.iter_records("experience")} == {"exemplar", "failure"}
+
+
+# ----------------------------------------------------------------- demonstrations (issue 11)
+def test_payloads_as_demonstration_turns_stay_inside_their_own_turns(open_memory, smollm) -> None:
+    # The turn form puts stored solutions in assistant turns: no fence there, so what must hold
+    # is that a payload can neither open a turn (template tokens defused, so the tokenizer sees
+    # exactly 2 turns per demonstration) nor move outside its own turn (roles alternate and the
+    # real question is last, untouched).
+    memory = open_memory(dedupe_threshold=None, item_max_chars=5_000, render_max_chars=1_000_000)
+    stored = store_payloads(memory)
+    ctx = recall_all(memory)
+    demos = ctx.demonstrations()
+    assert len(demos) == len(ctx.exemplars) == len(stored["exemplars"]) == len(PAYLOADS)
+    sources = [visible(r.experience.solution) for r in ctx.exemplars]
+    for demo in demos:  # each turn is a stored exemplar's solution (defused, capped), nothing else
+        shown = visible(demo.solution).removesuffix(" …[cut]")
+        assert any(source.startswith(shown) for source in sources), shown[:80]
+    for demo in demos:
+        assert not any(token in demo.solution or token in demo.question for token in TEMPLATE_TOKENS)
+    task, problem = arithmetic()
+    messages = solver_prompt(task, problem, demonstrations=demos)
+    plain = task.prompt(problem)
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", *["user", "assistant"] * len(demos), "user"]
+    assert messages[0] == plain[0] and messages[-1] == plain[1]  # nothing leaks into the real turns
+    tokenizer = smollm.tokenizer
+    special = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")}
+    tokens = smollm.encode(messages)
+    assert {t: tokens.count(i) for t, i in special.items()} == {
+        "<|im_start|>": 3 + 2 * len(demos),
+        "<|im_end|>": 2 + 2 * len(demos),
+        "<|endoftext|>": 0,
+    }
+
+
+def test_unverified_and_failed_records_never_become_demonstration_turns(open_memory) -> None:
+    memory = open_memory(dedupe_threshold=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TextTruncatedWarning)
+        memory.add_experiences(
+            [
+                Experience(task=TASK, problem=QUESTION, solution="UNVERIFIED: Answer: 9", outcome="success"),
+                Experience(
+                    task=TASK, problem=QUESTION + " ", solution="REFUSED: Answer: 9", outcome="success",
+                    verified=True, checker_confirmed=False,
+                ),
+                Experience(
+                    task=TASK, problem=QUESTION + "  ", solution="FAILED: Answer: 9", outcome="failure"
+                ),
+            ]
+        )  # fmt: skip
+    ctx = recall_all(memory)
+    assert ctx.demonstrations() == []
+    task, problem = arithmetic()
+    text = str(solver_prompt(task, problem, demonstrations=ctx.demonstrations()))
+    assert "UNVERIFIED" not in text and "REFUSED" not in text and "FAILED" not in text

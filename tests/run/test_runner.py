@@ -321,3 +321,25 @@ def test_run_spec_is_written_atomically_and_a_broken_one_is_a_clear_error(tmp_pa
     spec_file.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(VerbalRLError, match="not a verbalrl run spec"):
         read_spec("spec", tmp_path)
+
+
+def test_the_summary_reports_the_exemplar_gate_precision(task, problems, tmp_path: Path) -> None:
+    # An always-wrong answer ("98") accepted by an over-confident verifier: every exemplar the
+    # gate lets through is wrong, and the summary must say so (precision 0), not hide it.
+    confident = FunctionVerifier(lambda q, c: 0.95)
+    with ChromaMemory(tmp_path / "mem", embedder="hash:64") as memory:
+        report = Runner(
+            "reflective",
+            FakeLLM(replies()),
+            confident,
+            task,
+            ReflectiveConfig(n_drafts=2, max_rounds=1, distill_every=0),
+            memory=memory,
+            run_id="gate",
+            runs_dir=tmp_path / "runs",
+            progress=False,
+        ).run(problems[:3])
+    row = report["summary"][0]
+    assert row["exemplars"] == 3 and row["gate_precision"] == 0.0
+    assert all(r["exemplar_stored"] is True and r["correct"] is False for r in report["records"])
+    assert [r["demonstrations"] for r in report["records"]] == [0, 1, 2]  # memory grows, recall uses it

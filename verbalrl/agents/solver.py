@@ -1,13 +1,20 @@
-"""Solver: the task's own prompt, plus optional persona, memory context and recent lessons.
+"""Solver: the task's own prompt, plus optional demonstrations, persona, memory context and lessons.
 
 The task's `prompt()` is used unchanged for the question (so answer-format
-instructions stay the task's); memory and lessons are added as a quoted
-section before the question, a persona to the system message.
+instructions stay the task's). Demonstrations (verified solutions of other
+problems) come first as few-shot chat turns: the task's own prompt for the
+demonstrated problem as a user turn, its solution as the assistant turn. A
+small model imitates such turns and ignores the same text quoted in a block
+(DESIGN.md: 41.9 % against 8.7 % correct per sample on sum30). Memory text
+that is read rather than imitated (lessons, concepts) and this problem's own
+lessons are added as a quoted section before the question; a persona goes to
+the system message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..llm.base import Message
 from ..tasks.base import Problem, Task
@@ -54,6 +61,33 @@ def task_prompt(task: Task, problem: Problem) -> list[Message]:
     return [dict(m) for m in task.prompt(shown)]
 
 
+def with_demonstrations(messages: list[Message], task: Task, demonstrations: Sequence[Any]) -> list[Message]:
+    """`messages` with a (user: the task's prompt, assistant: solution) pair per demonstration
+    inserted before the last user turn, in the given order (most relevant first).
+
+    A demonstration is a `verbalrl.memory.Demonstration` or a mapping with `question` and
+    `solution` (the graph state holds plain dicts). Its question goes through the task's own
+    prompt (blinded, capped), so a demonstrated turn looks exactly like the real one.
+    """
+    if not demonstrations:
+        return messages
+    turns: list[Message] = []
+    for demo in demonstrations:
+        question, solution = _fields(demo)
+        shown = Problem(id="demonstration", task=task.name, split="test", question=question, answer="")
+        user = next(m for m in reversed(task_prompt(task, shown)) if m["role"] == "user")
+        turns += [{"role": "user", "content": user["content"]}, {"role": "assistant", "content": solution}]
+    out = [dict(m) for m in messages]
+    last_user = max(i for i, m in enumerate(out) if m["role"] == "user")
+    return [*out[:last_user], *turns, *out[last_user:]]
+
+
+def _fields(demo: Any) -> tuple[str, str]:
+    if isinstance(demo, Mapping):
+        return str(demo["question"]), str(demo["solution"])
+    return str(demo.question), str(demo.solution)
+
+
 def solver_prompt(
     task: Task,
     problem: Problem,
@@ -61,9 +95,10 @@ def solver_prompt(
     persona: str | None = None,
     memory_context: str = "",
     lessons: Sequence[str] = (),
+    demonstrations: Sequence[Any] = (),
 ) -> list[Message]:
-    """Chat messages asking for a solution; memory and lessons are quoted hints, not orders."""
-    messages = task_prompt(task, problem)
+    """Chat messages asking for a solution: demonstrations as turns; memory and lessons quoted hints."""
+    messages = with_demonstrations(task_prompt(task, problem), task, demonstrations)
     parts = []
     if memory_context:
         parts.append(memory_context)

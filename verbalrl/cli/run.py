@@ -73,6 +73,20 @@ NoMemoryOpt = Annotated[
         help="reflective graph without memory (Reflexion within each problem only): the ablation",
     ),
 ]
+StyleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exemplar-style", help="reflective: verified exemplars as few-shot 'turns' (default) or 'quoted'"
+    ),
+]
+GateOpt = Annotated[
+    float | None,
+    typer.Option("--gate-threshold", help="reflective: score an exemplar needs (default: --threshold)"),
+]
+NoMajorityOpt = Annotated[
+    bool,
+    typer.Option("--no-gate-majority", help="reflective: exemplars need not be the drafts' majority answer"),
+]
 MemoryUrlOpt = Annotated[
     str | None,
     typer.Option(help="a `chroma run` server for memory, http://HOST:PORT (many processes share it)"),
@@ -148,6 +162,11 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
         raise VerbalRLError("--agents applies to --graph multi only")
     if "use_memory" in fields and graph != "reflective":
         raise VerbalRLError("--no-memory applies to --graph reflective only")
+    memory_knobs = {"exemplar_style", "gate_threshold", "gate_majority"} & set(fields)
+    if memory_knobs and graph != "reflective":
+        raise VerbalRLError(
+            "--exemplar-style, --gate-threshold and --no-gate-majority apply to --graph reflective only"
+        )
     return graph_config(graph, **fields)
 
 
@@ -252,6 +271,9 @@ def run_cmd(
     agents: AgentsOpt = None,
     learn_from_feedback: FeedbackOpt = False,
     no_memory: NoMemoryOpt = False,
+    exemplar_style: StyleOpt = None,
+    gate_threshold: GateOpt = None,
+    no_gate_majority: NoMajorityOpt = False,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
     json_out: JsonOpt = False,
 ) -> None:
@@ -273,7 +295,8 @@ def run_cmd(
             graph, n_drafts=n_drafts, max_rounds=max_rounds, threshold=threshold,
             max_llm_calls=max_llm_calls, max_tokens=max_tokens, max_new_tokens=max_new_tokens,
             temperature=temperature, n_agents=agents, learn_from_feedback=learn_from_feedback or None,
-            use_memory=False if no_memory else None,
+            use_memory=False if no_memory else None, exemplar_style=exemplar_style,
+            gate_threshold=gate_threshold, gate_majority=False if no_gate_majority else None,
         )  # fmt: skip
         options = RunOptions(
             run_id=run_id, output=output, runs_dir=runs_dir, baselines=baselines, baseline_n=baseline_n,

@@ -99,3 +99,25 @@ class ReflectiveConfig(GraphConfig):
     exclude_same_problem: bool = Field(
         True, description="recall leaves out records of this very problem (honest evaluation)"
     )
+    # How recalled memory reaches the solver. Defaults for the small embedded model, from the
+    # measurement in DESIGN.md (issue 11): demonstrated turns teach it, quoted text does not,
+    # and a quoted failure with its lesson hurts it.
+    exemplar_style: Literal["turns", "quoted"] = Field(
+        "turns", description="verified exemplars as few-shot chat turns, or quoted in the memory section"
+    )
+    show_failures: bool = Field(False, description="quote recalled failures (with their lessons)")
+    show_lessons: bool = Field(False, description="quote recalled lessons of other problems")
+    show_concepts: bool = Field(True, description="quote distilled concepts")
+    # The exemplar gate: what memory offers as a demonstration is stricter than what is accepted.
+    gate_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="verifier score an accepted answer needs to become an "
+        "exemplar (None: the acceptance threshold)",
+    )
+    gate_majority: bool = Field(
+        True, description="an exemplar's answer must also be the most frequent answer of its trial's drafts"
+    )
+
+    @property
+    def exemplar_threshold(self) -> float:
+        """The verifier score the exemplar gate requires."""
+        return self.threshold if self.gate_threshold is None else self.gate_threshold

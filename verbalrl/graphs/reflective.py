@@ -7,10 +7,15 @@
                        └───────────────────── trials left ───────────────────┘
     (store_failure is one node, drawn twice; distill follows every store step)
 
-Recall puts exemplars, failures with lessons, lessons and concepts from
-memory in the solver's prompt; each retry also gets this problem's recent
-lessons. The reflect node writes its lesson with the trial it belongs to
-(`LessonRecord`), and store_failure stores the lesson of the current trial.
+Recall gives the solver verified exemplars of similar problems as few-shot
+chat turns (`exemplar_style="turns"`; or quoted, as before), plus a quoted
+section of what is switched on (concepts; failures with lessons and other
+problems' lessons are off by default: they hurt a small model); each retry
+also gets this problem's recent lessons. What becomes an exemplar passes a
+gate stricter than acceptance (`passes_gate`); the result says whether it did
+(`exemplar_stored`), so a run can report the gate's precision. The reflect
+node writes its lesson with the trial it belongs to (`LessonRecord`), and
+store_failure stores the lesson of the current trial.
 After every store step the distill node runs `memory.maybe_distill`, which
 distils concepts after every `distill_every` stored experiences; its model
 calls count toward the problem's compute. Memory writes are content-addressed
@@ -39,6 +44,7 @@ from ..agents.reflector import parse_lesson, reflector_prompt
 from ..agents.solver import solver_prompt
 from ..llm.base import LLM
 from ..llm.wrappers import CountingLLM
+from ..selection import Scored, SelfConsistency
 from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .budget import budget_exhausted, clamp
@@ -60,9 +66,9 @@ def trial_best(state: ReflectiveState) -> DraftRecord | None:
 
 
 def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
-    """What memory holds for problems like this one, rendered for the solver's prompt."""
+    """What memory holds for problems like this one: demonstrations, and the quoted section."""
     ctx, config = runtime.context, runtime.context.config
-    update: dict[str, Any] = {"path": ["recall"], "memory_context": "", "recalled": 0}
+    update: dict[str, Any] = {"path": ["recall"], "memory_context": "", "demonstrations": [], "recalled": 0}
     if config.recall_k == 0 or not config.use_memory or ctx.memory is None:
         return update
     problem = problem_of(state)
@@ -76,8 +82,28 @@ def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]
     except Exception as exc:  # noqa: BLE001 - no memory is worse, not fatal
         log.warning("memory recall failed: %s", exc)
         return {**update, "errors": [f"recall error: {type(exc).__name__}: {exc}"]}
-    found = len(context.exemplars) + len(context.failures) + len(context.reflections) + len(context.concepts)
-    return {**update, "memory_context": context.render(), "recalled": found}
+    turns = config.exemplar_style == "turns"
+    demonstrations = (
+        [{"question": d.question, "solution": d.solution} for d in context.demonstrations()] if turns else []
+    )
+    shown = {
+        "exemplars": not turns,
+        "failures": config.show_failures,
+        "reflections": config.show_lessons,
+        "concepts": config.show_concepts,
+    }
+    found = (
+        len(demonstrations) + len(context.exemplars) * (not turns)
+        + len(context.failures) * config.show_failures
+        + len(context.reflections) * config.show_lessons
+        + len(context.concepts) * config.show_concepts
+    )  # fmt: skip
+    return {
+        **update,
+        "memory_context": context.render(**shown),
+        "demonstrations": demonstrations,
+        "recalled": found,
+    }
 
 
 def solve(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
@@ -87,7 +113,13 @@ def solve(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
     task = task_of(ctx, problem)
     trial = state.get("round", 0) + 1
     lessons = state.get("lessons", [])[-config.n_lessons :] if config.n_lessons else []
-    prompt = solver_prompt(task, problem, memory_context=state.get("memory_context", ""), lessons=lessons)
+    prompt = solver_prompt(
+        task,
+        problem,
+        memory_context=state.get("memory_context", ""),
+        lessons=lessons,
+        demonstrations=state.get("demonstrations", []),
+    )
     n, max_new = clamp(state, config, config.n_drafts, config.max_new_tokens)
     update: dict[str, Any] = {"round": trial, "path": ["solve"]}
     if n == 0:
@@ -138,6 +170,24 @@ def lesson_of_trial(state: ReflectiveState, trial: int) -> str | None:
     return next((r["text"] for r in reversed(state.get("reflections", [])) if r["trial"] == trial), None)
 
 
+def passes_gate(state: ReflectiveState, config: ReflectiveConfig, chosen: DraftRecord) -> bool:
+    """Whether an accepted answer may become a demonstration: the exemplar gate.
+
+    Stricter than acceptance, because memory amplifies the verifier's mistakes (a wrong
+    exemplar teaches every later problem): the score must reach `exemplar_threshold` and,
+    with `gate_majority`, the answer must be the most frequent one among the trial's drafts.
+    """
+    score = chosen.get("score")
+    if score is None or score < config.exemplar_threshold:
+        return False
+    if not config.gate_majority:
+        return True
+    trial = state.get("round", 0)
+    answers = [d.get("answer") for d in state.get("drafts", []) if d["round"] == trial]
+    majority = SelfConsistency().choose([Scored(a) for a in answers]).answer
+    return majority is not None and majority == chosen.get("answer")
+
+
 def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> dict[str, Any]:
     """Write this trial's attempt (its best draft, else its last) to memory as one experience."""
     from ..memory import Experience, Provenance
@@ -151,13 +201,15 @@ def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> 
     problem = problem_of(state)
     task = task_of(ctx, problem)
     confirmed = task.check(problem, chosen.get("answer")) if config.learn_from_feedback else None
+    # An accepted answer that fails the gate is stored as an unverified success: kept, never offered.
+    gated = success and passes_gate(state, config, chosen)
     experience = Experience(
         task=task.name,
         problem=problem.question,
         solution=chosen["text"] or "(empty reply)",
         outcome="success" if success else "failure",
         score=chosen.get("score"),
-        verified=success,
+        verified=gated,
         checker_confirmed=confirmed,
         reflection=None if success else lesson_of_trial(state, trial),
         provenance=Provenance(
@@ -169,7 +221,11 @@ def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> 
     except Exception as exc:  # noqa: BLE001 - a memory write failure keeps the answer
         log.warning("memory write failed: %s", exc)
         return {"errors": [f"memory write error: {type(exc).__name__}: {exc}"], "stored_now": False}
-    return {"stored": [stored], "stored_now": True}
+    return {
+        "stored": [stored],
+        "stored_now": True,
+        "exemplar_stored": experience.status == "exemplar",
+    }
 
 
 def store_success(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
@@ -231,6 +287,8 @@ def finalize(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, An
     record = result_record(state, config, best["answer"] if best else None, score, status)
     record["stored"] = len(state.get("stored", []))
     record["recalled"] = state.get("recalled", 0)
+    record["demonstrations"] = len(state.get("demonstrations", []))
+    record["exemplar_stored"] = bool(state.get("exemplar_stored", False))
     record["lessons"] = len(state.get("lessons", []))
     record["distilled"] = state.get("distilled", 0)
     return finish(record)

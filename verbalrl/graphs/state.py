@@ -56,6 +56,13 @@ class LessonRecord(TypedDict):
     ok: bool
 
 
+class DemonstrationRecord(TypedDict):
+    """A verified exemplar recalled for this problem, shown to the solver as a few-shot turn pair."""
+
+    question: str
+    solution: str
+
+
 class ResultRecord(TypedDict):
     """A finished problem; the runner adds correctness and seconds. The last four: reflective only."""
 
@@ -121,7 +128,9 @@ class MultiState(BaseState, total=False):
 
 class ReflectiveState(BaseState, total=False):
     memory_context: str
+    demonstrations: list[DemonstrationRecord]  # recalled exemplars as turns (exemplar_style="turns")
     recalled: int
+    exemplar_stored: bool  # this problem's accepted answer passed the gate: a future demonstration
     # The lesson texts in order: what the solver's retry prompt and the CLI's live view read.
     lessons: Annotated[list[str], operator.add]
     # The same lessons with the trial each belongs to: what store_failure picks its lesson by.

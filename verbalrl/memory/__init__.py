@@ -38,6 +38,7 @@ _EXPORTS = {
     "InMemoryStore": ".in_memory",
     "MemoryConfig": ".config",
     "MemoryContext": ".context",
+    "Demonstration": ".context",
     "Recalled": ".context",
     "RecalledConcept": ".context",
     "RecalledReflection": ".context",

@@ -2,8 +2,11 @@
 
 In scope: the result of `recall` (exemplars, failures with their lessons,
 stand-alone lessons, concepts, each with its similarity) as plain pydantic
-data that fits in graph state, and `render()`, which turns it into a prompt
-section. Left out: choosing what to recall (`recall.py`).
+data that fits in graph state, `render()`, which turns the chosen kinds into
+a quoted prompt section, and `demonstrations()`, which shapes the verified
+exemplars for few-shot chat turns (a small model learns from demonstrated
+turns, not from quoted text: DESIGN.md). Left out: choosing what to recall
+(`recall.py`) and building the turns (`agents/solver.py`).
 
 Retrieved text is data, never instructions: every stored text is put inside
 a fence longer than any run of backticks it contains (so it cannot close the
@@ -80,6 +83,21 @@ def fence(text: str) -> str:
     return f"{bar}quoted-data\n{text}\n{bar}"
 
 
+class Demonstration(BaseModel):
+    """A verified exemplar shaped for a few-shot chat turn pair: the question, and the solution.
+
+    Only records that passed the exemplar gate (status `exemplar`) become demonstrations; the
+    texts are capped and have chat-template tokens defused (an assistant turn is still read
+    by a tokenizer, and a stored `<|im_start|>` must not open a turn of its own).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    solution: str
+    similarity: float = 0.0
+
+
 class MemoryContext(BaseModel):
     """What `recall` returned for one problem; `render()` makes the prompt section."""
 
@@ -99,17 +117,37 @@ class MemoryContext(BaseModel):
         """True when nothing was recalled (render() is then the empty string)."""
         return not (self.exemplars or self.failures or self.reflections or self.concepts)
 
-    def _blocks(self) -> list[tuple[str, list[str]]]:
+    def demonstrations(self, k: int | None = None) -> list[Demonstration]:
+        """The recalled exemplars (most relevant first, at most `k`) as demonstrations.
+
+        Each text is capped at `item_max_chars` and has template tokens defused. The caller
+        renders them as chat turns (`verbalrl.agents.solver.solver_prompt(demonstrations=...)`).
+        """
+        cap = self.item_max_chars
+        chosen = self.exemplars if k is None else self.exemplars[: max(0, k)]
+        return [
+            Demonstration(
+                question=defuse_template_tokens(_cap(r.experience.problem, cap)),
+                solution=defuse_template_tokens(_cap(r.experience.solution, cap)),
+                similarity=r.similarity,
+            )
+            for r in chosen
+            if r.experience.status == "exemplar"  # the gate, checked again where it matters
+        ]
+
+    def _blocks(
+        self, *, exemplars: bool, failures: bool, reflections: bool, concepts: bool
+    ) -> list[tuple[str, list[str]]]:
         cap = self.item_max_chars
         sections: list[tuple[str, list[str]]] = []
-        if self.concepts:
+        if self.concepts and concepts:
             sections.append(
                 (
                     "### General insights (distilled from many attempts)",
                     [fence(_cap(c.concept.text, cap)) for c in self.concepts],
                 )
             )
-        if self.exemplars:
+        if self.exemplars and exemplars:
             sections.append(
                 (
                     "### Verified solutions to similar problems (imitate the approach)",
@@ -122,7 +160,7 @@ class MemoryContext(BaseModel):
                     ],
                 )
             )
-        if self.failures:
+        if self.failures and failures:
             items = []
             for r in self.failures:
                 body = (
@@ -133,7 +171,7 @@ class MemoryContext(BaseModel):
                     body += f"\nLesson: {_cap(r.experience.reflection, cap)}"
                 items.append(fence(body))
             sections.append(("### Failed attempts at similar problems (avoid these)", items))
-        if self.reflections:
+        if self.reflections and reflections:
             sections.append(
                 (
                     "### Lessons from earlier mistakes",
@@ -142,16 +180,26 @@ class MemoryContext(BaseModel):
             )
         return sections
 
-    def render(self) -> str:
-        """The prompt section (empty string when nothing was recalled), at most `max_chars`.
+    def render(
+        self,
+        *,
+        exemplars: bool = True,
+        failures: bool = True,
+        reflections: bool = True,
+        concepts: bool = True,
+    ) -> str:
+        """The prompt section (empty string when nothing is shown), at most `max_chars`.
 
-        When over the cap, whole items are dropped from the end of each section
-        (least relevant last) rather than cut mid-fence; when not even one item
-        fits, the section is empty (a preamble quoting nothing would only cost tokens).
+        Each kind can be left out (e.g. `exemplars=False` when they go to the model as
+        demonstration turns instead). When over the cap, whole items are dropped from the end
+        of each section (least relevant last) rather than cut mid-fence; when not even one
+        item fits, the section is empty (a preamble quoting nothing would only cost tokens).
         """
         if self.empty:
             return ""
-        sections = self._blocks()
+        sections = self._blocks(
+            exemplars=exemplars, failures=failures, reflections=reflections, concepts=concepts
+        )
         while any(items for _, items in sections):
             parts = [PREAMBLE]
             for header, items in sections:

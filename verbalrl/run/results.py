@@ -110,7 +110,11 @@ def append_line(path: Path, record: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------- summary
 def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per method: problems, accuracy, mean LLM calls / generated tokens / seconds, mean score."""
+    """Per method: problems, accuracy, mean LLM calls / generated tokens / seconds, mean score.
+
+    A reflective method also gets `exemplars` (answers that passed the exemplar gate) and
+    `gate_precision` (the share of them the checker says are right).
+    """
     by_method: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_method.setdefault(r["method"], []).append(r)
@@ -121,6 +125,10 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for method, items in by_method.items():
         judged = [r["correct"] for r in items if r.get("correct") is not None]
+        # The exemplar gate's precision: of the answers the reflective graph made demonstrations,
+        # the share the checker (after the fact) says are right. None for other methods.
+        gated = [r for r in items if r.get("exemplar_stored") and r.get("correct") is not None]
+        gate = {"exemplars": len(gated), "gate_precision": mean([float(r["correct"]) for r in gated])}
         rows.append(
             {
                 "method": method,
@@ -133,6 +141,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mean_score": mean([r["score"] for r in items if r.get("score") is not None]),
                 "accepted": mean([float(r["accepted"]) for r in items if "accepted" in r]),
                 "no_answer": sum(1 for r in items if r.get("answer") is None),
+                **(gate if any("exemplar_stored" in r for r in items) else {}),
             }
         )
     return rows
