@@ -43,7 +43,8 @@ def main() -> None:
     if args.no_majority:
         settings += [(t, False) for t, _ in settings]
     print(f"{args.problems} sum30 problems, seed {args.seed}, reflective graph, demonstrations as turns")
-    print(f"{'gate':>5} {'majority':>8} {'acc':>6} {'calls':>6} {'tokens':>7} {'exemplars':>9} {'precision':>9}")
+    header = ("gate", "majority", "acc", "calls", "tokens", "exemplars", "precision")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (5, 8, 6, 6, 7, 9, 9), strict=True)))
     with tempfile.TemporaryDirectory() as tmp:
         for i, (threshold, majority) in enumerate(settings):
             config = ReflectiveConfig(**shared, gate_threshold=threshold, gate_majority=majority)
