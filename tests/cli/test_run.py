@@ -279,3 +279,18 @@ def test_run_bad_input_exits_2_through_the_main_app(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(main_app, ["run", "--problems", "1", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 2 and "choose a verifier" in result.output
+
+
+@pytest.mark.slow
+def test_run_without_verifier_uses_the_packaged_one_for_the_task(app, tmp_path: Path) -> None:
+    result = invoke(
+        app, "run", *FAKE, "--level", "sum30", "--problems", "1", "--max-rounds", "1", "--n-drafts", "1",
+        "--run-id", "dv", "--runs-dir", tmp_path / "runs", "--no-progress", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "verifier: genrm-sum30 (packaged" in result.stderr
+    spec = json.loads((tmp_path / "runs" / "dv" / "run.json").read_text())
+    assert spec["verifier"] == "genrm-sum30"
+    # a task no packaged verifier covers still asks for one
+    other = invoke(app, "run", *FAKE, "--level", "2", "--problems", "1", "--runs-dir", tmp_path / "runs")
+    assert isinstance(other.exception, VerbalRLError) and "choose a verifier" in str(other.exception)

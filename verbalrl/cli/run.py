@@ -170,6 +170,19 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
     return graph_config(graph, **fields)
 
 
+def choose_verifier(verifier: str | None, task: str, options: dict[str, Any]) -> str:
+    """`--verifier` as given, else the packaged verifier that covers the task (said on stderr)."""
+    from ..verifier.registry import default_verifier, verifier_help
+
+    if verifier is not None:
+        return verifier
+    chosen = default_verifier(task, options)
+    if chosen is None:
+        raise VerbalRLError(verifier_help())
+    err_console.print(f"verifier: {chosen} (packaged, trained on this task; --verifier to choose another)")
+    return chosen
+
+
 def _check_graph(graph: str) -> None:
     from ..graphs import GRAPHS
 
@@ -304,8 +317,8 @@ def run_cmd(
         )  # fmt: skip
         spec = new_run_spec(
             graph=graph, task=task, task_options=task_options(level, data), split=split,
-            n=problems, seed=seed,
-            model=model, base_url=base_url, dtype=dtype, verifier=verifier, memory=memory,
+            n=problems, seed=seed, model=model, base_url=base_url, dtype=dtype, memory=memory,
+            verifier=choose_verifier(verifier, task, task_options(level, data)),
             memory_url=memory_url, config=config, options=options, ray=use_ray,
         )  # fmt: skip
     print_report(execute(spec, ray, runs_dir=runs_dir, progress=progress), json_out)
@@ -336,12 +349,11 @@ def solve_cmd(
     from ..console import render_event
     from ..graphs import build_graph, graph_options, initial_state
     from ..tasks import Problem, get_task
-    from ..verifier.registry import load_verifier, verifier_help
+    from ..verifier.registry import load_verifier
 
     _check_graph(graph)
     text = check_question(question)
-    if verifier is None:
-        raise VerbalRLError(verifier_help())
+    verifier = choose_verifier(verifier, task, task_options(level, data))
     config = build_config(
         graph, n_drafts=n_drafts, max_rounds=max_rounds, threshold=threshold, max_llm_calls=max_llm_calls,
         max_tokens=max_tokens, max_new_tokens=max_new_tokens, temperature=temperature, n_agents=agents,

@@ -36,6 +36,7 @@ _EXPORTS = {
     "unregister_verifier": ".registry",
     "available_verifiers": ".registry",
     "verifier_help": ".registry",
+    "default_verifier": ".registry",
     "VerifierContext": ".registry",
 }
 __all__ = sorted(_EXPORTS)

@@ -71,6 +71,11 @@ def read_metadata(folder: str | Path) -> ArtifactMetadata:
 # documented command (see README, "The trained verifier the demo uses").
 ASSETS = Path(__file__).resolve().parent / "assets"
 PACKAGED = {"genrm-sum30": ASSETS / "genrm-sum30"}
+# What each packaged verifier was trained on: (task name, the task options it needs). A run that
+# names no verifier gets the first one that covers its task (`registry.default_verifier`).
+PACKAGED_COVERS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "genrm-sum30": [("arithmetic", {"level": "sum30"})],
+}
 
 
 def resolve_artifact(name: str | Path) -> str | Path:

@@ -85,6 +85,22 @@ def verifier_help() -> str:
     )
 
 
+def default_verifier(task: str, options: Mapping[str, Any] | None = None) -> str | None:
+    """The packaged verifier trained on `task` with these options (e.g. `genrm-sum30` for arithmetic
+    sum30), or None when none covers it. What `verbalrl run` and `solve` use without `--verifier`.
+    """
+    from .artifact import PACKAGED, PACKAGED_COVERS, is_artifact
+
+    given = {k: str(v) for k, v in (options or {}).items()}
+    for name, covers in PACKAGED_COVERS.items():
+        for covered_task, needed in covers:
+            if covered_task != task or not is_artifact(PACKAGED[name]):
+                continue
+            if all(given.get(k) == str(v) for k, v in needed.items()):
+                return name
+    return None
+
+
 def load_verifier(spec: str, llm: LLM | None = None, task: Task | None = None, **options: Any) -> Verifier:
     """A verifier from `spec`: `KIND`, `KIND:ARG`, or a trained verifier folder / packaged name.
 
