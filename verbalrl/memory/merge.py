@@ -8,12 +8,17 @@ attempt (higher verifier score, newer on ties) supplies the problem and text. Le
 finding the candidates (each backend, in batches) and applying the
 verdicts to a write batch (`dedupe.py`).
 
-Why texts are compared too: MiniLM puts "What is 23 + 45?" and "What is 23 +
-46?" above 0.95 cosine; their solutions differ, so they must not merge.
+Why texts are compared too: MiniLM puts two GSM8K problems that differ in one
+number ("48 clips" / "46 clips") at 0.99 cosine, and their worked solutions
+are over 85 % the same characters. So two experiences also need the same
+numbers, in the same order, in their solutions: a number is content (the
+answer, a step), not wording, and an exemplar that pairs one problem with
+another problem's numbers would teach the wrong thing.
 """
 
 from __future__ import annotations
 
+import re
 from difflib import SequenceMatcher
 
 from .records import MAX_ALIASES, Experience, Reflection
@@ -36,12 +41,21 @@ def text_similarity(a: str, b: str) -> float:
     return matcher.ratio()
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers in `text`, in order, as written (compared on the same prefix as the texts)."""
+    return _NUMBER.findall(normalise_for_key(text)[:_COMPARE_CHARS])
+
+
 def same_experience(a: Experience, b: Experience, cosine: float, threshold: float) -> bool:
     """Whether b is a near-duplicate of a (and may merge into it)."""
     return (
         cosine >= threshold
         and a.task == b.task
         and a.status == b.status
+        and numbers(a.solution) == numbers(b.solution)
         and text_similarity(a.solution, b.solution) >= TEXT_SIMILARITY
     )
 
