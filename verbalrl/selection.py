@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -178,13 +179,14 @@ class Selector(Protocol):
 
 
 @dataclass
-class _Scoring:
+class _Scoring(ABC):
     """Shared by the selectors that need verifier scores: `select` scores, then chooses."""
 
     verifier: Verifier | None = None
 
+    @abstractmethod
     def choose(self, candidates: Sequence[Scored]) -> Choice:
-        raise NotImplementedError
+        """The chosen candidate (each subclass says how)."""
 
     def select(
         self, problem: Problem, texts: Sequence[str], answers: Sequence[str | None]

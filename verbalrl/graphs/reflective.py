@@ -83,26 +83,19 @@ def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]
         log.warning("memory recall failed: %s", exc)
         return {**update, "errors": [f"recall error: {type(exc).__name__}: {exc}"]}
     turns = config.exemplar_style == "turns"
-    demonstrations = (
-        [{"question": d.question, "solution": d.solution} for d in context.demonstrations()] if turns else []
-    )
+    demonstrations = [{"question": d.question, "solution": d.solution} for d in context.demonstrations()]
     shown = {
         "exemplars": not turns,
         "failures": config.show_failures,
         "reflections": config.show_lessons,
         "concepts": config.show_concepts,
     }
-    found = (
-        len(demonstrations) + len(context.exemplars) * (not turns)
-        + len(context.failures) * config.show_failures
-        + len(context.reflections) * config.show_lessons
-        + len(context.concepts) * config.show_concepts
-    )  # fmt: skip
+    found = sum(len(getattr(context, kind)) for kind, on in shown.items() if on)
     return {
         **update,
         "memory_context": context.render(**shown),
-        "demonstrations": demonstrations,
-        "recalled": found,
+        "demonstrations": demonstrations if turns else [],
+        "recalled": found + (len(demonstrations) if turns else 0),
     }
 
 
