@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup demo test test-fast lint bench genrm clean
+.PHONY: setup demo test test-fast lint bench genrm genrm-sum30 clean
 
 setup: $(STAMP)
 
@@ -34,11 +34,37 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/generation.py
 
+# Reproduces the packaged verifier `genrm-stream` (about 30-40 min on 2 CPU cores): the GenRM
+# that scores the learning stream (benchmarks/learning_curve.py). For each of its three families
+# (arithmetic sum30, word_sort with 2 words, last_letter with 1 word) sample train-split pools
+# zero-shot and with 2 demonstrations as chat turns (the form memory produces), then train one
+# direct GenRM (LoRA) on all six pools and copy the adapter into the package.
+STREAM_RUN := runs/genrm-stream
+STREAM_ASSET := verbalrl/verifier/assets/genrm-stream
+STREAM_FAMILIES := sum30 word_sort last_letter
+TASK_sum30 := --task arithmetic --level sum30
+TASK_word_sort := --task word_sort --task-option train_max_words=2 --task-option test_max_words=2 \
+	--task-option test_min_words=2
+TASK_last_letter := --task last_letter --task-option train_min_words=1 --task-option train_max_words=1 \
+	--task-option test_min_words=1 --task-option test_max_words=1
+SAMPLE := $(PY) -m verbalrl.cli sample --split train --problems 60 --samples 8 --temperature 0.8 \
+	--max-new-tokens 64 --seed 0
+genrm: setup
+	mkdir -p $(STREAM_RUN)
+	$(foreach f,$(STREAM_FAMILIES),$(SAMPLE) $(TASK_$(f)) --out $(STREAM_RUN)/$(f)_zero.jsonl && \
+		$(SAMPLE) $(TASK_$(f)) --shots 2 --out $(STREAM_RUN)/$(f)_shots.jsonl && ) true
+	$(PY) -m verbalrl.cli train-verifier $(foreach f,$(STREAM_FAMILIES),--pool $(STREAM_RUN)/$(f)_zero.jsonl \
+		--pool $(STREAM_RUN)/$(f)_shots.jsonl) --out $(STREAM_RUN)/genrm --kind genrm --epochs 2 \
+		--lr 3e-4 --lora-r 16 --batch-size 8 --negative-ratio 2
+	mkdir -p $(STREAM_ASSET)
+	cp $(STREAM_RUN)/genrm/adapter_config.json $(STREAM_RUN)/genrm/adapter_model.safetensors \
+		$(STREAM_RUN)/genrm/verifier.json $(STREAM_ASSET)/
+
 # Reproduces the packaged verifier `genrm-sum30` (about 20-30 min on 2 CPU cores):
 # sample a training pool with the embedded model, train direct GenRM (LoRA), copy the adapter.
 GENRM_RUN := runs/genrm-sum30
 GENRM_ASSET := verbalrl/verifier/assets/genrm-sum30
-genrm: setup
+genrm-sum30: setup
 	mkdir -p $(GENRM_RUN)
 	$(PY) -m verbalrl.cli sample --task arithmetic --level sum30 --split train --problems 120 \
 		--samples 8 --temperature 0.8 --max-new-tokens 64 --seed 0 --out $(GENRM_RUN)/train_pool.jsonl

@@ -1,26 +1,26 @@
-"""The `make demo` job: a held-out problem stream, four ways, with accuracy and compute.
+"""The `make demo` job: an agent that learns from its own verified experience, on a mixed stream.
 
-On the embedded SmolLM2-135M-Instruct and the packaged trained GenRM
-(`genrm-sum30`, see README for the command that reproduces it), over a
-stream of held-out arithmetic problems (a + b, a, b in [2, 30]):
+The embedded SmolLM2-135M-Instruct meets held-out problems of three families taken in turn
+(arithmetic a + b, sorting 2 words, the last letter of a word), from an empty memory. The
+packaged GenRM `genrm-stream` decides what is right; the gold answer never reaches a prompt
+and only scores the results afterwards. Compared on the same problems, in the same order:
 
-1. single-shot (one sample),
-2. self-consistency@N and best-of-N with the trained GenRM (same N samples),
-3. the single-agent graph (N drafts -> GenRM -> critique -> revise),
-4. the reflective graph with a fresh chromadb memory (recall -> solve -> GenRM
-   -> reflect on failures, store lessons -> retry).
+1. single-shot and best-of-4 with the GenRM (one draw of 4 samples, scored);
+2. the reflective graph without memory (it retries with lessons, then forgets);
+3. the reflective graph with memory: answers the GenRM accepts (and that pass the exemplar
+   gate) come back to later problems of their family as few-shot demonstrations.
 
-The loop decides with GenRM only; the gold answer scores the results afterwards.
-The numbers are whatever the model does on this stream: honest, not tuned.
+Prints one table (accuracy overall, per family and per third of the stream, compute per
+problem) and writes the learning curve as a PNG. The numbers are whatever the model does.
 
-    python examples/demo.py [--problems 16] [--n 4] [--verifier genrm-sum30]
+    python examples/demo.py [--per-family 12] [--seed 3] [--out runs/demo]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
@@ -28,22 +28,25 @@ from rich.console import Console
 from rich.table import Table
 
 from verbalrl import load_llm
+from verbalrl.console import progress_bar
+from verbalrl.evaluation.learning import plot_learning_curves, read_stream, stream_rows
 from verbalrl.graphs import ReflectiveConfig, SingleConfig
-from verbalrl.run import Runner
-from verbalrl.tasks import get_task
+from verbalrl.memory import ChromaMemory
+from verbalrl.run.stream import GraphMethod, SampledMethods, interleave, run_stream, stream_families
 from verbalrl.verifier import load_verifier
+
+NAMES = ("single_shot", "best_of_4", "reflective_no_memory", "reflective_memory")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--verifier", default="genrm-sum30", help="trained GenRM folder or packaged name")
-    parser.add_argument("--problems", type=int, default=16)
-    parser.add_argument("--n", type=int, default=4, help="samples / drafts per problem")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--verifier", default="genrm-stream", help="trained GenRM folder or packaged name")
+    parser.add_argument("--per-family", type=int, default=12, help="problems of each family")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="trials of the reflective graph")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="records and the PNG")
     args = parser.parse_args()
     logging.getLogger("verbalrl").setLevel(logging.ERROR)
     import transformers
@@ -52,49 +55,53 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     console = Console()
     start = time.perf_counter()
-
-    task = get_task("arithmetic", level="sum30")
-    problems = task.problems("test", n=args.problems, seed=args.seed)
+    shutil.rmtree(args.out, ignore_errors=True)  # the story starts from an empty memory
+    families = stream_families()
+    stream = interleave(families, args.per_family, seed=args.seed)
     with console.status("loading the model and the verifier ..."):
         llm = load_llm(args.model)
-        verifier = load_verifier(args.verifier, llm, task)
-    console.print(f"model {args.model}, verifier {verifier.name}, {len(problems)} held-out problems")
-    shared = dict(
-        n_drafts=args.n, max_rounds=args.rounds, threshold=args.threshold,
-        max_new_tokens=args.max_new_tokens, critic_max_new_tokens=48, temperature=0.8, seed=0,
-    )
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="verbalrl-demo-") as tmp:
-        single = Runner(
-            "single", llm, verifier, task, SingleConfig(**shared), run_id="demo-single",
-            runs_dir=Path(tmp) / "runs", baselines=True, baseline_n=args.n, console=console,
-        ).run(problems)
-        rows += single["summary"]
-        from verbalrl.memory import ChromaMemory
-
-        with ChromaMemory(Path(tmp) / "memory") as memory:
-            reflective = Runner(
-                "reflective", llm, verifier, task,
-                ReflectiveConfig(**shared, distill_every=0, recall_k=2),
-                memory=memory, run_id="demo-reflective", runs_dir=Path(tmp) / "runs", console=console,
-            ).run(problems)
-            rows += reflective["summary"]
-            stored = memory.stats()
-
-    table = Table(title=f"held-out arithmetic (a + b), {len(problems)} problems, {args.model}")
-    table.add_column("method", no_wrap=True)
-    for col in ("accuracy", "LLM calls / problem", "tokens / problem", "seconds / problem"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(
-            str(row["method"]), f"{row['accuracy']:.0%}", f"{row['mean_llm_calls']:.1f}",
-            f"{row['mean_generated_tokens']:.0f}", f"{row['mean_seconds']:.1f}",
-        )
-    console.print(table)
-    if stored is not None:
-        console.print(f"memory after the stream: {stored}")
+        verifier = load_verifier(args.verifier, llm)
     console.print(
-        "LLM calls count every generated or scored sequence (GenRM scores are calls too); "
+        f"model {args.model}, verifier {verifier.name}; {len(stream)} held-out problems: "
+        + ", ".join(f"{f.label} ({f.task.name})" for f in families)
+        + ", taken in turn"
+    )
+    shared = dict(n_drafts=4, max_rounds=args.rounds, threshold=0.5, max_new_tokens=args.max_new_tokens,
+                  critic_max_new_tokens=48, temperature=0.8, seed=0)  # fmt: skip
+    with ChromaMemory(args.out / "memory") as memory:
+        methods = [
+            SampledMethods(llm, verifier, SingleConfig(**shared), ns=(4,)),
+            GraphMethod("reflective_no_memory", "reflective", llm, verifier,
+                        ReflectiveConfig(**shared, use_memory=False)),
+            GraphMethod("reflective_memory", "reflective", llm, verifier,
+                        ReflectiveConfig(**shared, recall_k=2, distill_every=0), memory=memory),
+        ]  # fmt: skip
+        for method in methods:
+            label = " + ".join(method.names)
+            with progress_bar(f"{label:38s}", len(stream), console=console) as advance:
+                run_stream(stream, [method], args.out, on_item=lambda *_: advance())
+        stored = memory.stats()
+    records = read_stream(args.out, NAMES)
+    rows = stream_rows(records)
+    labels = [f.label for f in families]
+    table = Table(title=f"{len(stream)} held-out problems, one stream, {args.model}")
+    for col in ("method", "accuracy", *labels, "1st third", "2nd third", "3rd third", "LLM calls", "tokens"):
+        table.add_column(col, no_wrap=col == "method")
+    for row in rows:
+        cells = [f"{row['accuracy']:.0%}", *(f"{row['families'][f]:.0%}" for f in labels)]
+        cells += [f"{s:.0%}" for s in row["segments"]]
+        table.add_row(row["method"], *cells, f"{row['llm_calls']:.1f}", f"{row['generated_tokens']:.0f}")
+    console.print(table)
+    gate = next((r for r in rows if r.get("exemplars")), None)
+    if gate is not None:
+        console.print(
+            f"memory kept {gate['exemplars']} answers as demonstrations; the checker says "
+            f"{gate['gate_precision']:.0%} of them are right. Memory: {stored}"
+        )
+    title = f"rolling accuracy (9 problems), {len(stream)}-problem stream"
+    png = plot_learning_curves(records, args.out / "learning_curve.png", window=9, title=title)
+    console.print(
+        f"learning curve: {png}\nLLM calls count every generated or GenRM-scored sequence; "
         f"total wall time {time.perf_counter() - start:.0f} s."
     )
 

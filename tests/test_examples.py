@@ -115,14 +115,16 @@ def test_openai_endpoint_example_against_verbalrl_serve(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_every_method_with_the_packaged_verifier() -> None:
+def test_demo_runs_the_learning_stream_with_the_packaged_verifier(tmp_path: Path) -> None:
     out = run_example(
-        "demo.py", "--problems", "1", "--n", "2", "--rounds", "1", *TINY, timeout=480
+        "demo.py", "--per-family", "1", "--rounds", "1", *TINY, "--out", str(tmp_path), timeout=480
     )
-    assert "verifier genrm:genrm-sum30" in out
-    for method in ("single", "single_shot", "self_consistency@2", "best_of_2", "reflective"):
+    assert "verifier genrm:genrm-stream" in out and "3 held-out problems" in out
+    for method in ("single_shot", "best_of_4", "reflective_no_memory", "reflective_memory"):
         assert f"│ {method} " in out
-    assert "memory after the stream" in out
+        assert (tmp_path / f"{method}.jsonl").read_text().count("\n") == 3
+    assert (tmp_path / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "learning curve:" in out
 
 
 @pytest.mark.slow

@@ -91,6 +91,27 @@ def test_sample_writes_a_labelled_pool(pool_file, fake_models):
     assert [r.correct for r in six] == [True, False, False, True]
 
 
+def test_sample_with_task_options_and_shots_from_a_pool(app, pool_file, tmp_path, fake_models):
+    out = tmp_path / "shots.jsonl"
+    args = ["sample", "--task", "word_sort", "--task-option", "test_min_words=2", "--task-option",
+            "test_max_words=2", "--problems", "2", "--samples", "1", "--model", "fake:m", "--out", str(out)]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    records = read_pool(out)
+    assert all(len(r.meta["words"]) == 2 and r.shots == 0 for r in records)
+    assert records[0].task_options == {"test_min_words": 2, "test_max_words": 2}
+    # demonstrations: the arithmetic pool's correct answers (never the problem's own), else references
+    shown = {r.question for r in read_pool(pool_file) if r.correct}
+    base = ["sample", "--task", "arithmetic", "--level", "1", "--problems", "3", "--samples", "1",
+            "--model", "fake:m", "--shots", "2"]  # fmt: skip
+    result = runner.invoke(app, [*base, "--shots-from", str(pool_file), "--out", str(tmp_path / "few.jsonl")])
+    assert result.exit_code == 0, result.output
+    few = read_pool(tmp_path / "few.jsonl")
+    assert shown and [r.shots for r in few] == [min(2, len(shown - {r.question})) for r in few]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "refs.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert {r.shots for r in read_pool(tmp_path / "refs.jsonl")} == {2}  # train-split references
+
+
 def test_sample_json_summary(app, tmp_path, fake_models):
     out = tmp_path / "p.jsonl"
     result = runner.invoke(
@@ -336,6 +357,9 @@ def test_train_verifier_defaults_come_from_sft_config():
         (["eval-verifier", "--pool", "POOL", "--out", "e", "--verifier", "nope"], "no such folder"),
         (["train-verifier", "--pool", "POOL", "--out", "x", "--kind", "orm", "--lam", "0.5"], "--lam"),
         (["train-verifier", "--pool", "POOL", "--out", "x", "--epochs", "0"], "epochs"),
+        (["sample", "--task", "word_sort", "--out", "p.jsonl", "--task-option", "words"], "KEY=VALUE"),
+        (["sample", "--task", "word_sort", "--out", "p.jsonl", "--task-option", "nope=2"], "nope"),
+        (["sample", "--task", "arithmetic", "--out", "p.jsonl", "--shots", "-1"], "--shots"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(pool_file, tmp_path, monkeypatch, args, message):

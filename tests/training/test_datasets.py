@@ -39,6 +39,21 @@ def test_genrm_examples_add_the_correct_solutions_weighted_lambda(records):
     assert {e.weight for e in verifier_examples(records, "genrm", lam=0.25) if e.kind == "correct"} == {0.25}
 
 
+def test_a_pool_mixing_tasks_trains_one_verifier_with_each_tasks_own_prompt(records):
+    sort = get_task("word_sort")
+    words = [
+        r.model_copy(update={"problem_id": p.id, "task": "word_sort", "task_options": {}, "question": p.question,
+                             "answer": p.answer, "meta": p.meta, "text": f"Answer: {reply}", "correct": ok})
+        for p in sort.problems("train", n=2, seed=0)
+        for r, (reply, ok) in zip(records[:2], [(p.answer, True), ("zebra apple", False)], strict=True)
+    ]  # fmt: skip
+    examples = verifier_examples([*records, *words], "genrm")
+    correct = [e for e in examples if e.kind == "correct"]
+    assert len(correct) == 3 * 2 + 2 * 1
+    sort_prompts = [e.prompt for e in correct if e.problem_id.startswith("word_sort")]
+    assert sort_prompts == [sort.prompt(r.problem()) for r in words if r.correct]
+
+
 def test_cot_and_orm_examples(records):
     cot = verifier_examples(records, "genrm-cot", lam=0)
     assert cot and all("Let's verify step by step" in e.prompt[-1]["content"] for e in cot)

@@ -30,6 +30,7 @@ from .options import (
     ProblemsOpt,
     ResumeOpt,
     SeedOpt,
+    TaskOptionOpt,
     print_training,
     sft_config,
     stdout_to_stderr,
@@ -40,11 +41,10 @@ from .options import (
 def train_generator(
     out: Annotated[Path, typer.Option(help="folder for the adapter")],
     pool: Annotated[Path | None, typer.Option(help="use its correct solutions")] = None,
-    task: Annotated[
-        str | None, typer.Option(help="use this task's reference solutions")
-    ] = None,
+    task: Annotated[str | None, typer.Option(help="use this task's reference solutions")] = None,
     level: LevelOpt = None,
     data: DataOpt = None,
+    task_option: TaskOptionOpt = None,
     problems: ProblemsOpt = 1000,
     base_model: BaseModelOpt = SFT_DEFAULTS.base_model,
     method: MethodOpt = SFT_DEFAULTS.method,
@@ -73,7 +73,7 @@ def train_generator(
         seed=seed,
     )
     records = read_pool(pool) if pool is not None else None
-    the_task = get_task(task, **task_options(level, data)) if task is not None else None
+    the_task = get_task(task, **task_options(level, data, task_option)) if task is not None else None
     with stdout_to_stderr():
         result = train(out, pool=records, task=the_task, problems=problems, config=config, resume=resume)
     print_training(result, json_out)

@@ -30,6 +30,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
+from ..errors import VerbalRLError
 from ..training.sft_config import SFTConfig
 
 console = Console()
@@ -53,13 +54,29 @@ ProblemsOpt = Annotated[int, typer.Option("--problems", help="number of problems
 PoolOpt = Annotated[Path, typer.Option("--pool", help="labelled candidate pool (from `verbalrl sample`)")]
 
 
-def task_options(level: str | None = None, data: str | None = None) -> dict[str, Any]:
-    """The `get_task` options of `--level` and `--data` (a numeric level becomes an int)."""
+TaskOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--task-option",
+        help="KEY=VALUE option of the task (repeatable), e.g. --task-option test_max_words=2",
+    ),
+]
+
+
+def task_options(
+    level: str | None = None, data: str | None = None, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """The `get_task` options of `--level`, `--data` and `--task-option KEY=VALUE` (numbers become ints)."""
     options: dict[str, Any] = {}
     if level:
         options["level"] = int(level) if level.isdigit() else level
     if data:
         options["path"] = data
+    for item in extra or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise VerbalRLError(f"--task-option takes KEY=VALUE, got {item!r}")
+        options[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
     return options
 
 

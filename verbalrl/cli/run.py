@@ -35,6 +35,7 @@ from .options import (
     SeedOpt,
     SplitOpt,
     TaskOpt,
+    TaskOptionOpt,
     console,
     err_console,
     hidden_aliases,
@@ -254,6 +255,7 @@ def run_cmd(
     seed: SeedOpt = 0,
     level: LevelOpt = None,
     data: DataOpt = None,
+    task_option: TaskOptionOpt = None,
     model: ModelOpt = "smollm2-135m-instruct",
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
@@ -316,9 +318,9 @@ def run_cmd(
             checkpoint_url=checkpoint_url, keep_checkpoints=keep_checkpoints,
         )  # fmt: skip
         spec = new_run_spec(
-            graph=graph, task=task, task_options=task_options(level, data), split=split,
+            graph=graph, task=task, task_options=task_options(level, data, task_option), split=split,
             n=problems, seed=seed, model=model, base_url=base_url, dtype=dtype, memory=memory,
-            verifier=choose_verifier(verifier, task, task_options(level, data)),
+            verifier=choose_verifier(verifier, task, task_options(level, data, task_option)),
             memory_url=memory_url, config=config, options=options, ray=use_ray,
         )  # fmt: skip
     print_report(execute(spec, ray, runs_dir=runs_dir, progress=progress), json_out)
@@ -330,6 +332,7 @@ def solve_cmd(
     task: Annotated[str, typer.Option(help="task whose prompt and answer format to use")] = "arithmetic",
     level: LevelOpt = None,
     data: DataOpt = None,
+    task_option: TaskOptionOpt = None,
     model: ModelOpt = "smollm2-135m-instruct",
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
@@ -353,12 +356,12 @@ def solve_cmd(
 
     _check_graph(graph)
     text = check_question(question)
-    verifier = choose_verifier(verifier, task, task_options(level, data))
+    verifier = choose_verifier(verifier, task, task_options(level, data, task_option))
     config = build_config(
         graph, n_drafts=n_drafts, max_rounds=max_rounds, threshold=threshold, max_llm_calls=max_llm_calls,
         max_tokens=max_tokens, max_new_tokens=max_new_tokens, temperature=temperature, n_agents=agents,
     )  # fmt: skip
-    the_task = get_task(task, **task_options(level, data))
+    the_task = get_task(task, **task_options(level, data, task_option))
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     problem = Problem(id=f"question-{digest}", task=the_task.name, split="test", question=text, answer="")
     if verifier == "checker":

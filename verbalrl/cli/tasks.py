@@ -19,15 +19,14 @@ from .options import (
     ProblemsOpt,
     SeedOpt,
     SplitOpt,
+    TaskOptionOpt,
     console,
     hidden_aliases,
     print_json,
     task_options,
 )
 
-tasks_app = typer.Typer(
-    help="List problem families and sample their problems.", no_args_is_help=False
-)
+tasks_app = typer.Typer(help="List problem families and sample their problems.", no_args_is_help=False)
 
 
 @tasks_app.callback(invoke_without_command=True)
@@ -63,6 +62,7 @@ def tasks_sample(
     problems: ProblemsOpt = 3,
     seed: SeedOpt = 0,
     data: DataOpt = None,
+    task_option: TaskOptionOpt = None,
     level: LevelOpt = None,
     show_prompt: Annotated[bool, typer.Option(help="also print the solver prompt")] = False,
     json_out: JsonOpt = False,
@@ -70,7 +70,7 @@ def tasks_sample(
     """Sample problems of a task with their gold answers and reference solutions."""
     from ..tasks import get_task
 
-    task = get_task(name, **task_options(level, data))
+    task = get_task(name, **task_options(level, data, task_option))
     chosen = task.problems(split=split, n=problems, seed=seed)  # type: ignore[arg-type]
     rows = []
     for p in chosen:

@@ -44,6 +44,7 @@ from .options import (
     SeedOpt,
     SplitOpt,
     TaskOpt,
+    TaskOptionOpt,
     console,
     err_console,
     hidden_aliases,
@@ -67,9 +68,7 @@ def parse_ns(text: str) -> list[int]:
     try:
         ns = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise VerbalRLError(
-            f"--ns must be comma-separated integers like 1,2,4,8,16, got {text!r}"
-        ) from exc
+        raise VerbalRLError(f"--ns must be comma-separated integers like 1,2,4,8,16, got {text!r}") from exc
     if not ns or min(ns) < 1:
         raise VerbalRLError(f"--ns must list integers >= 1, got {text!r}")
     return ns
@@ -88,22 +87,40 @@ def sample(
     seed: SeedOpt = 0,
     level: LevelOpt = None,
     data: DataOpt = None,
+    task_option: TaskOptionOpt = None,
     problems_per_call: Annotated[int, typer.Option(help="problems per generate call")] = 8,
+    shots: Annotated[
+        int, typer.Option(help="few-shot demonstrations shown before each question (0: zero-shot)")
+    ] = 0,
+    shots_from: Annotated[
+        str,
+        typer.Option(
+            help="'references' (train-split reference solutions) or a pool JSONL whose correct "
+            "solutions are the demonstrations (the model's own verified answers, as memory offers)"
+        ),
+    ] = "references",
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Sample solutions per problem, label each with the task's checker, write a JSONL pool."""
-    from ..evaluation.pool import pool_stats, sample_pool, write_pool
+    from ..evaluation.pool import pool_stats, read_pool, sample_pool, write_pool
+    from ..evaluation.shots import pool_shots, reference_shots
     from ..llm.base import GenerationConfig
     from ..tasks import get_task
 
-    options = task_options(level, data)
+    options = task_options(level, data, task_option)
     the_task = get_task(task, **options)
-    config = GenerationConfig(
-        temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
-    )
+    config = GenerationConfig(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
     chosen = the_task.problems(split=split, n=problems, seed=seed)  # type: ignore[arg-type]
+    if shots < 0:
+        raise VerbalRLError(f"--shots must be >= 0, got {shots}")
+    demonstrations = []
+    if shots:
+        if shots_from == "references":
+            demonstrations = reference_shots(the_task, n=max(32, 4 * shots), seed=seed + 1)
+        else:
+            demonstrations = pool_shots(r for r in read_pool(shots_from) if r.task == the_task.name)
     llm = load_model(model, base_url, dtype)
     records = sample_pool(
         llm,
@@ -114,6 +131,8 @@ def sample(
         progress=not json_out,
         problems_per_call=problems_per_call,
         task_options=options,
+        demonstrations=demonstrations,
+        shots=shots,
     )
     write_pool(out, records)
     stats = pool_stats(records)
@@ -235,7 +254,12 @@ def eval_verifier(
 
 
 def train_verifier(
-    pool: PoolOpt,
+    pool: Annotated[
+        list[Path],
+        typer.Option(
+            "--pool", help="labelled pool (repeatable: one verifier for several tasks or prompt forms)"
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="folder for the adapter and verifier.json")],
     kind: Annotated[str, typer.Option(help="genrm | genrm-cot | orm")] = "genrm",
     base_model: BaseModelOpt = SFT_DEFAULTS.base_model,
@@ -278,9 +302,12 @@ def train_verifier(
         lora_r=lora_r,
         max_length=max_length,
     )
-    records = read_pool(pool)
-    if not records:
-        raise VerbalRLError(f"pool {pool} is empty")
+    records = []
+    for path in pool:
+        part = read_pool(path)
+        if not part:
+            raise VerbalRLError(f"pool {path} is empty")
+        records += part
     teacher_llm = load_model(teacher) if teacher and kind == "genrm-cot" else None
     err_console.print(f"training {kind} on {len(records)} candidates (λ={config.lam:.3g})")
     with stdout_to_stderr():

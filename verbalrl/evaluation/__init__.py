@@ -4,7 +4,8 @@
 
     report = evaluate_pool(group_by_problem(read_pool("pool.jsonl")), {"genrm": verifier})
 
-A pool (`pool.py`) holds N sampled, checker-labelled solutions per problem;
+A pool (`pool.py`) holds N sampled, checker-labelled solutions per problem,
+zero-shot or after few-shot demonstrations (`shots.py`);
 `evaluate.py` compares verifiers and baselines on it at several N with
 bootstrap intervals (`metrics.py`); `report.py` writes `eval.json` and
 `plot.py` the accuracy-vs-N PNG. The selection rules themselves live in
@@ -25,6 +26,10 @@ _EXPORTS = {
     "group_by_problem": ".pool",
     "pool_stats": ".pool",
     "pool_task": ".pool",
+    "Shot": ".shots",
+    "reference_shots": ".shots",
+    "pool_shots": ".shots",
+    "pick_shots": ".shots",
     "EvalReport": ".evaluate",
     "evaluate_pool": ".evaluate",
     "bootstrap_ci": ".metrics",

@@ -26,8 +26,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import VerbalRLError
-from ..llm.base import LLM, Completion, FinishReason, GenerationConfig
+from ..llm.base import LLM, Completion, FinishReason, GenerationConfig, Message
 from ..tasks.base import Problem, Split, Task
+from .shots import Shot, pick_shots
 
 # Problems per `llm.generate` call: enough to fill a batch with n samples
 # each, few enough that the progress bar moves and one failure loses little.
@@ -64,6 +65,7 @@ class CandidateRecord(BaseModel):
     finish_reason: FinishReason
     generator: str = Field(description="name of the model that sampled it")
     temperature: float = Field(ge=0.0)
+    shots: int = Field(0, ge=0, description="demonstrations shown before the question (0: zero-shot)")
 
     @model_validator(mode="before")
     @classmethod
@@ -143,6 +145,7 @@ def _label(
     generator: str,
     temperature: float,
     task_options: dict[str, Any],
+    shots: int = 0,
 ) -> CandidateRecord:
     extracted = task.extract_answer(completion.text)
     return CandidateRecord(
@@ -163,6 +166,7 @@ def _label(
         finish_reason=completion.finish_reason,
         generator=generator,
         temperature=temperature,
+        shots=shots,
     )
 
 
@@ -176,10 +180,14 @@ def sample_pool(
     *,
     problems_per_call: int = DEFAULT_PROBLEMS_PER_CALL,
     task_options: dict[str, Any] | None = None,
+    demonstrations: Sequence[Shot] = (),
+    shots: int = 0,
 ) -> list[CandidateRecord]:
     """Sample `n_samples` solutions per problem and label each with the task's checker.
 
-    Prompts come from `task.prompt(problem)`; `problems_per_call` problems go
+    Prompts come from `task.prompt(problem)`, with `shots` of `demonstrations`
+    (`shots.py`: `pick_shots`, never the problem itself) as few-shot chat turns
+    before the question when `shots > 0`; `problems_per_call` problems go
     to each `llm.generate` call. With `config.seed` set, chunk i uses seed
     `seed + i`: the same seed in every chunk would replay one random stream.
     `task_options` are stored so an evaluation can rebuild the task.
@@ -191,20 +199,41 @@ def sample_pool(
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     if problems_per_call < 1:
         raise ValueError(f"problems_per_call must be >= 1, got {problems_per_call}")
+    if shots < 0 or (shots > 0 and not demonstrations):
+        raise ValueError(f"shots={shots} needs demonstrations to pick from (shots >= 0)")
     options = dict(task_options or {})
     chunks = [items[i : i + problems_per_call] for i in range(0, len(items), problems_per_call)]
     records: list[CandidateRecord] = []
+    shown: dict[str, int] = {}
+
+    def prompt(problem: Problem) -> list[Message]:
+        if shots == 0:
+            return task.prompt(problem)
+        from ..agents.solver import with_demonstrations
+
+        chosen = pick_shots(demonstrations, problem, shots, seed=config.seed or 0)
+        shown[problem.id] = len(chosen)
+        return with_demonstrations(task.prompt(problem), task, chosen)
 
     def run_chunk(i: int, chunk: list[Problem]) -> None:
         seed = None if config.seed is None else config.seed + i
         chunk_config = config.model_copy(update={"n": n_samples, "seed": seed})
-        rows = llm.generate([task.prompt(p) for p in chunk], chunk_config)
+        rows = llm.generate([prompt(p) for p in chunk], chunk_config)
         if len(rows) != len(chunk):
             raise VerbalRLError(f"{llm.name} returned {len(rows)} rows for {len(chunk)} prompts")
         for problem, row in zip(chunk, rows, strict=True):
             for index, completion in enumerate(row):
                 records.append(
-                    _label(task, problem, index, completion, llm.name, config.temperature, options)
+                    _label(
+                        task,
+                        problem,
+                        index,
+                        completion,
+                        llm.name,
+                        config.temperature,
+                        options,
+                        shown.get(problem.id, 0),
+                    )
                 )
 
     from ..console import progress_bar
@@ -269,8 +298,7 @@ def group_by_problem(records: Iterable[CandidateRecord]) -> list[ProblemCandidat
         for r in group[1:]:
             if r.problem() != problem:
                 raise PoolError(
-                    f"problem {problem_id!r} has records that disagree on its question, "
-                    "answer or meta"
+                    f"problem {problem_id!r} has records that disagree on its question, answer or meta"
                 )
         out.append(ProblemCandidates(problem=problem, candidates=tuple(group)))
     return out

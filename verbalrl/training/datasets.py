@@ -11,6 +11,7 @@ Left out: tokenising and training (`sft_trainer.py`, `orm_trainer.py`,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Literal, get_args
 
@@ -56,7 +57,8 @@ def verifier_examples(
     (programmatic, or from `teacher` for math); both add the correct
     solutions weighted `lam` (default `SFTConfig`'s λ; 0 leaves them out).
     `orm`: direct examples only (its `lam` is 0). `task` defaults to the
-    pool's own (`pool_task`).
+    pool's own (`pool_task`); a pool mixing tasks (several families for one
+    verifier) gets each record's own task for its correct-solution examples.
     """
     kind = check_kind(kind)
     if kind == "orm":
@@ -77,9 +79,21 @@ def verifier_examples(
             negative_ratio=negative_ratio,
         )
     if weight > 0:
-        task = task or pool_task(records)
-        examples += correct_solution_examples(records, task, weight=weight, seed=seed)
+        for group_task, group in _by_task(records, task):
+            examples += correct_solution_examples(group, group_task, weight=weight, seed=seed)
     return examples
+
+
+def _by_task(
+    records: Sequence[CandidateRecord], task: Task | None
+) -> list[tuple[Task, list[CandidateRecord]]]:
+    """The records per task they were sampled from (a pool may mix families); `task` overrides."""
+    if task is not None:
+        return [(task, list(records))]
+    groups: dict[tuple[str, str], list[CandidateRecord]] = {}
+    for r in records:
+        groups.setdefault((r.task, json.dumps(r.task_options, sort_keys=True)), []).append(r)
+    return [(pool_task(group), group) for group in groups.values()]
 
 
 def generator_examples(

@@ -70,11 +70,18 @@ def read_metadata(folder: str | Path) -> ArtifactMetadata:
 # Trained verifiers shipped inside the package, by name. Each is reproduced by a
 # documented command (see README, "The trained verifier the demo uses").
 ASSETS = Path(__file__).resolve().parent / "assets"
-PACKAGED = {"genrm-sum30": ASSETS / "genrm-sum30"}
+PACKAGED = {"genrm-sum30": ASSETS / "genrm-sum30", "genrm-stream": ASSETS / "genrm-stream"}
 # What each packaged verifier was trained on: (task name, the task options it needs). A run that
 # names no verifier gets the first one that covers its task (`registry.default_verifier`).
 PACKAGED_COVERS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "genrm-sum30": [("arithmetic", {"level": "sum30"})],
+    # The learning stream's families (`verbalrl.run.stream.STREAM_FAMILIES`), zero-shot and after
+    # demonstrations (`make genrm`).
+    "genrm-stream": [
+        ("arithmetic", {"level": "sum30"}),
+        ("word_sort", {"test_min_words": 2, "test_max_words": 2}),
+        ("last_letter", {"test_min_words": 1, "test_max_words": 1}),
+    ],
 }
 
 
