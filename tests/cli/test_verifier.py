@@ -94,7 +94,8 @@ def test_sample_writes_a_labelled_pool(pool_file, fake_models):
 def test_sample_with_task_options_and_shots_from_a_pool(app, pool_file, tmp_path, fake_models):
     out = tmp_path / "shots.jsonl"
     args = ["sample", "--task", "word_sort", "--task-option", "test_min_words=2", "--task-option",
-            "test_max_words=2", "--problems", "2", "--samples", "1", "--model", "fake:m", "--out", str(out)]  # fmt: skip
+            "test_max_words=2", "--problems", "2", "--samples", "1", "--model", "fake:m",
+            "--out", str(out)]  # fmt: skip
     assert runner.invoke(app, args).exit_code == 0
     records = read_pool(out)
     assert all(len(r.meta["words"]) == 2 and r.shots == 0 for r in records)
@@ -103,7 +104,8 @@ def test_sample_with_task_options_and_shots_from_a_pool(app, pool_file, tmp_path
     shown = {r.question for r in read_pool(pool_file) if r.correct}
     base = ["sample", "--task", "arithmetic", "--level", "1", "--problems", "3", "--samples", "1",
             "--model", "fake:m", "--shots", "2"]  # fmt: skip
-    result = runner.invoke(app, [*base, "--shots-from", str(pool_file), "--out", str(tmp_path / "few.jsonl")])
+    few_out = tmp_path / "few.jsonl"
+    result = runner.invoke(app, [*base, "--shots-from", str(pool_file), "--out", str(few_out)])
     assert result.exit_code == 0, result.output
     few = read_pool(tmp_path / "few.jsonl")
     assert shown and [r.shots for r in few] == [min(2, len(shown - {r.question})) for r in few]

@@ -42,8 +42,9 @@ def test_genrm_examples_add_the_correct_solutions_weighted_lambda(records):
 def test_a_pool_mixing_tasks_trains_one_verifier_with_each_tasks_own_prompt(records):
     sort = get_task("word_sort")
     words = [
-        r.model_copy(update={"problem_id": p.id, "task": "word_sort", "task_options": {}, "question": p.question,
-                             "answer": p.answer, "meta": p.meta, "text": f"Answer: {reply}", "correct": ok})
+        r.model_copy(update={"problem_id": p.id, "task": "word_sort", "task_options": {},
+                             "question": p.question, "answer": p.answer, "meta": p.meta,
+                             "text": f"Answer: {reply}", "correct": ok})
         for p in sort.problems("train", n=2, seed=0)
         for r, (reply, ok) in zip(records[:2], [(p.answer, True), ("zebra apple", False)], strict=True)
     ]  # fmt: skip
