@@ -54,11 +54,12 @@ METHODS = ("single_shot", "best_of_4", "best_of_8", "static_few_shot", "reflecti
 
 
 def build_methods(llm: Any, verifier: Any, families: list, work: Path, args: argparse.Namespace) -> list:
-    from verbalrl.memory import ChromaMemory
+    from verbalrl.memory import ChromaMemory, MemoryConfig
 
     shared = dict(n_drafts=4, max_rounds=2, threshold=args.threshold, max_new_tokens=64,
                   critic_max_new_tokens=48, temperature=0.8, seed=0)  # fmt: skip
-    memory_config = dict(recall_k=args.recall_k, distill_every=0, exemplar_style=args.exemplar_style)
+    memory_config = dict(recall_k=args.recall_k, distill_every=0, exemplar_style=args.exemplar_style,
+                         gate_threshold=args.gate_threshold)  # fmt: skip
     wanted = set(args.methods.split(","))
     methods: list[Any] = []
     if wanted & {"single_shot", "best_of_4", "best_of_8"}:
@@ -72,7 +73,10 @@ def build_methods(llm: Any, verifier: Any, families: list, work: Path, args: arg
     for name, feedback in (("reflective_memory", False), ("reflective_feedback", True)):
         if name in wanted:
             config = ReflectiveConfig(**shared, **memory_config, learn_from_feedback=feedback)
-            memory = ChromaMemory(work / f"memory-{name}")
+            retrieval = MemoryConfig(
+                exemplar_pick=args.exemplar_pick, mmr_lambda=args.mmr_lambda, length_weight=args.length_weight
+            )
+            memory = ChromaMemory(work / f"memory-{name}", config=retrieval)
             methods.append(GraphMethod(name, "reflective", llm, verifier, config, memory=memory))
     return methods
 
@@ -123,6 +127,10 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--recall-k", type=int, default=2)
     parser.add_argument("--exemplar-style", default="turns")
+    parser.add_argument("--gate-threshold", type=float, default=None, help="default: --threshold")
+    parser.add_argument("--exemplar-pick", default="mmr", help="mmr | random (retrieval baseline)")
+    parser.add_argument("--mmr-lambda", type=float, default=0.7, help="1.0: nearest by embedding")
+    parser.add_argument("--length-weight", type=float, default=0.0, help="MMR penalty on long exemplars")
     parser.add_argument("--window", type=int, default=30)
     parser.add_argument("--workdir", type=Path, default=Path("runs/learning"))
     args = parser.parse_args()

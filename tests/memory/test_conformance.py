@@ -148,6 +148,30 @@ def test_recall_fills_the_right_sections_and_respects_k_and_exclude_problem(
     assert store.recall("", task="arith").empty
 
 
+def test_exemplar_pick_random_and_the_length_preference(
+    make_store: MakeStore, exp: Callable[..., Experience]
+) -> None:
+    long_answer = "17 + 26: first add the tens, " + "then check every digit again, " * 20 + "so 43"
+    records = [exp(f"What is 17 + {b}?", f"17 + {b} = {17 + b}") for b in range(26, 40)]
+    records.append(exp("What is 17 + 25 ?", long_answer))  # the nearest one, and long
+    nearest = make_store()
+    nearest.add_experiences(records)
+    assert nearest.recall("What is 17 + 25?", task="arith", k=1).exemplars[0].experience.solution == long_answer
+    short = make_store(length_weight=1.0)
+    short.add_experiences(records)
+    picked = short.recall("What is 17 + 25?", task="arith", k=1).exemplars
+    assert picked[0].experience.solution != long_answer
+    rand = make_store(exemplar_pick="random")
+    rand.add_experiences(records)
+    draws = [rand.recall(f"What is 17 + {b}?", task="arith", k=3) for b in (50, 51, 52, 53)]
+    assert all(len(d.exemplars) == 3 for d in draws)
+    firsts = {tuple(r.experience.id for r in d.exemplars) for d in draws}
+    assert len(firsts) > 1, "different problems draw different exemplars"
+    again = rand.recall("What is 17 + 50?", task="arith", k=3)
+    assert [r.experience.id for r in again.exemplars] == [r.experience.id for r in draws[0].exemplars]
+    assert not rand.recall("What is 17 + 50?", task="other", k=3).exemplars  # still the task's own only
+
+
 def test_unverified_attempts_are_never_offered_as_exemplars(
     make_store: MakeStore, exp: Callable[..., Experience]
 ) -> None:

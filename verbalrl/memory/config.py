@@ -10,6 +10,7 @@ collection prefix).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -54,6 +55,17 @@ class MemoryConfig(BaseModel):
         8, ge=1, description="candidates fetched per wanted result before filtering and MMR"
     )
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="1 = relevance only")
+    exemplar_pick: Literal["mmr", "random"] = Field(
+        "mmr",
+        description="how exemplars are chosen among the same task's: MMR (relevance and diversity), "
+        "or uniformly at random, seeded by the problem (a baseline for retrieval)",
+    )
+    length_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="MMR penalty on an exemplar's solution length (times its share of item_max_chars): "
+        "prefers short, clean demonstrations",
+    )
     strength_weight: float = Field(
         0.05, ge=0.0, description="weight of log(1 + strength) when ranking concepts"
     )

@@ -29,6 +29,7 @@ from .sanitize import MAX_PROBLEM_CHARS, clean_text, problem_key
 
 Candidate: TypeAlias = tuple[Any, np.ndarray, float]  # (record, its vector, cosine similarity)
 QUERY_CACHE = 256
+RANDOM_POOL = 512  # candidates a random exemplar pick draws from
 
 
 class CandidateSource(Protocol):
@@ -92,6 +93,24 @@ def wanted(
     }
 
 
+def pick_exemplars(
+    query: np.ndarray, items: list[Candidate], k: int, config: MemoryConfig, salt: str
+) -> list[Candidate]:
+    """Up to `k` exemplars: by MMR with `config.length_weight` against long solutions, or at random
+    (`config.exemplar_pick`, seeded by `salt` so a problem gets the same ones every time)."""
+    if config.exemplar_pick == "random":
+        import random
+
+        return random.Random(salt).sample(items, min(k, len(items)))
+    if not config.length_weight or not items:
+        return pick(query, items, k, config.mmr_lambda)
+    bonus = np.array(
+        [-config.length_weight * min(1.0, len(r.solution) / config.item_max_chars) for r, _, _ in items],
+        dtype=np.float32,
+    )
+    return [items[i] for i in mmr_select(query, stack(items, len(query)), k, config.mmr_lambda, bonus)]
+
+
 class QueryCache:
     """The last few query vectors: a graph often recalls for the same problem
     from several nodes (solver, critic, reviser), and the embedder runs once."""
@@ -137,6 +156,8 @@ def recall_context(
         n_fetch = config.overfetch * max(max(groups.values()), 1)
         if kind == "concept":
             n_fetch = max(n_fetch, config.max_concepts)  # concepts are few: see them all
+        if kind == "experience" and config.exemplar_pick == "random":
+            n_fetch = max(n_fetch, RANDOM_POOL)  # random among (nearly) all of the task's
         tasks = None if task is None else (visible_tasks(task) if kind == "concept" else {task})
         return source(
             kind,
@@ -149,7 +170,7 @@ def recall_context(
         )
 
     groups = fetch("experience", {"exemplar": want["exemplar"], "failure": want["failure"]}, skip_key)
-    exemplars = pick(query, groups.get("exemplar", []), want["exemplar"], lam)
+    exemplars = pick_exemplars(query, groups.get("exemplar", []), want["exemplar"], config, skip_key or text)
     failures = pick(query, groups.get("failure", []), want["failure"], lam)
     shown = {exp.id for exp, _, _ in failures} | {a for exp, _, _ in failures for a in exp.aliases}
     shown_text = {exp.reflection for exp, _, _ in failures if exp.reflection}
