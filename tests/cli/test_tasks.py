@@ -31,3 +31,16 @@ def test_tasks_lists_and_bad_input_exits_2():
     assert code == 2 and "error:" in out and "Traceback" not in out
     code, out = invoke("tasks", "sample", "jsonl")  # no data file
     assert code == 2 and "path" in out
+
+
+def test_tasks_sample_takes_task_options():
+    args = ("tasks", "sample", "last_letter", "--problems", "3", "--json")
+    code, out = invoke(*args, "--task-option", "test_min_words=1", "--task-option", "test_max_words=1")
+    assert code == 0, out
+    rows = json.loads(out)
+    assert [len(r["meta"]["words"]) for r in rows] == [1, 1, 1]
+    assert all(r["answer"] == r["meta"]["words"][0][-1] for r in rows)
+    code, out = invoke(*args, "--task-option", "test_max_words")
+    assert code == 2 and "KEY=VALUE" in out
+    code, out = invoke(*args, "--task-option", "test_max_words=0")
+    assert code == 2 and "test_max_words" in out and "Traceback" not in out
