@@ -99,9 +99,11 @@ class ReflectiveConfig(GraphConfig):
     exclude_same_problem: bool = Field(
         True, description="recall leaves out records of this very problem (honest evaluation)"
     )
-    # How recalled memory reaches the solver. Defaults for the small embedded model, from the
-    # measurement in DESIGN.md (issue 11): demonstrated turns teach it, quoted text does not,
-    # and a quoted failure with its lesson hurts it.
+    # How recalled memory reaches the solver. These defaults apply to the small embedded model
+    # (SmolLM2-135M), chosen on development streams (benchmarks/RESULTS.md, issue 11):
+    # demonstrated turns teach it, quoted text does not, and a quoted failure with its lesson
+    # hurts it. Larger models were not measured here; one that reads instructions well may gain
+    # from show_failures / show_lessons: measure on a development stream before turning them on.
     exemplar_style: Literal["turns", "quoted"] = Field(
         "turns", description="verified exemplars as few-shot chat turns, or quoted in the memory section"
     )
