@@ -103,12 +103,16 @@ def report(work: Path, records: dict[str, list[dict[str, Any]]], args: argparse.
         if name in records:
             cold, warm = cold_warm(records[name], cold=5)
             out["targets"][f"{name} cold/warm"] = [cold, warm]
-            print(f"{name}: first 5 of each family {cold:.1%}, after them {warm:.1%} ({warm - cold:+.1%})")
+            if cold is not None and warm is not None:
+                print(f"{name}: first 5 per family {cold:.1%}, after them {warm:.1%} ({warm - cold:+.1%})")
     if main in records and "static_few_shot" in records:
         mine, theirs = after(records[main], 10), after(records["static_few_shot"], 10)
-        ratio = sum(r["correct"] for r in mine) / max(1, sum(r["correct"] for r in theirs))
-        out["targets"]["after 10: memory / static few-shot"] = ratio
-        print(f"after each family's first 10: reflective_memory reaches {ratio:.0%} of static_few_shot")
+        if mine and theirs:
+            acc = sum(r["correct"] for r in mine) / len(mine), sum(r["correct"] for r in theirs) / len(theirs)
+            out["targets"]["after 10: memory, static few-shot"] = list(acc)
+            ratio = f"{acc[0] / acc[1]:.0%}" if acc[1] else "n/a"
+            print(f"after each family's first 10: reflective_memory {acc[0]:.1%}, "
+                  f"static_few_shot {acc[1]:.1%} ({ratio} of it)")  # fmt: skip
     png = plot_learning_curves(records, work / "learning_curve.png", window=args.window,
                                title=f"{sum(len(v) for v in records.values()) // max(1, len(records))}"
                                f"-problem stream, rolling {args.window}")  # fmt: skip
