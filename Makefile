@@ -47,15 +47,20 @@ TASK_word_sort := --task word_sort --task-option train_max_words=2 --task-option
 	--task-option test_min_words=2
 TASK_last_letter := --task last_letter --task-option train_min_words=1 --task-option train_max_words=1 \
 	--task-option test_min_words=1 --task-option test_max_words=1
-SAMPLE := $(PY) -m verbalrl.cli sample --split train --problems 60 --samples 8 --temperature 0.8 \
-	--max-new-tokens 64 --seed 0
-genrm: setup
-	mkdir -p $(STREAM_RUN)
-	$(foreach f,$(STREAM_FAMILIES),$(SAMPLE) $(TASK_$(f)) --out $(STREAM_RUN)/$(f)_zero.jsonl && \
-		$(SAMPLE) $(TASK_$(f)) --shots 2 --out $(STREAM_RUN)/$(f)_shots.jsonl && ) true
-	$(PY) -m verbalrl.cli train-verifier $(foreach f,$(STREAM_FAMILIES),--pool $(STREAM_RUN)/$(f)_zero.jsonl \
-		--pool $(STREAM_RUN)/$(f)_shots.jsonl) --out $(STREAM_RUN)/genrm --kind genrm --epochs 2 \
-		--lr 3e-4 --lora-r 16 --batch-size 8 --negative-ratio 2
+SAMPLE := $(PY) -m verbalrl.cli sample --split train --problems 60 --samples 8 --temperature 0.8 --seed 0
+# The word tasks' reference solutions (the demonstrations) are long: 64 new tokens cut them off.
+SHOT_TOKENS_sum30 := 64
+SHOT_TOKENS_word_sort := 128
+SHOT_TOKENS_last_letter := 128
+STREAM_POOLS := $(foreach f,$(STREAM_FAMILIES),$(STREAM_RUN)/$(f)_zero.jsonl $(STREAM_RUN)/$(f)_shots.jsonl)
+# Each pool is a file target, so an interrupted `make genrm` resumes where it stopped.
+$(STREAM_RUN)/%_zero.jsonl: | setup
+	$(SAMPLE) $(TASK_$*) --max-new-tokens 64 --out $@
+$(STREAM_RUN)/%_shots.jsonl: | setup
+	$(SAMPLE) $(TASK_$*) --shots 2 --max-new-tokens $(SHOT_TOKENS_$*) --out $@
+genrm: setup $(STREAM_POOLS)
+	$(PY) -m verbalrl.cli train-verifier $(foreach p,$(STREAM_POOLS),--pool $(p)) --out $(STREAM_RUN)/genrm \
+		--kind genrm --epochs 2 --lr 3e-4 --lora-r 16 --batch-size 8 --negative-ratio 2
 	mkdir -p $(STREAM_ASSET)
 	cp $(STREAM_RUN)/genrm/adapter_config.json $(STREAM_RUN)/genrm/adapter_model.safetensors \
 		$(STREAM_RUN)/genrm/verifier.json $(STREAM_ASSET)/
