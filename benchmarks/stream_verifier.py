@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=30)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--seed", type=int, default=11, help="which held-out problems")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=0.5, help="the acceptance threshold")
+    parser.add_argument("--gate-thresholds", default="0.7,0.8,0.9", help="also report precision at these")
     parser.add_argument("--workdir", type=Path, default=Path("runs/stream-verifier"))
     args = parser.parse_args()
     logging.getLogger("verbalrl").setLevel(logging.ERROR)
@@ -84,11 +85,20 @@ def main() -> None:
             row = {"verifier": spec, "family": label, "form": form, "right": sum(labels) / len(labels),
                    "auc": auc, "accepted": len(accepted) / len(labels),
                    "precision": sum(accepted) / len(accepted) if accepted else None}  # fmt: skip
+            for t in (float(x) for x in args.gate_thresholds.split(",") if x):
+                kept = [ok for s, ok in zip(scores, labels, strict=True) if s >= t]
+                row[f"precision@{t}"] = sum(kept) / len(kept) if kept else None
+                row[f"accepted@{t}"] = len(kept) / len(labels)
             rows.append(row)
             auc_text = f"{auc:5.2f}" if auc is not None else "    -"
             precision = f"{row['precision']:9.0%}" if accepted else "        -"
             print(f"{spec:14s} {label:6s} {form:10s} {row['right']:6.0%} {auc_text} "
                   f"{row['accepted']:7.0%} {precision}", flush=True)  # fmt: skip
+    for row in rows:
+        gates = [k for k in row if k.startswith("precision@")]
+        print(f"{row['verifier']:14s} {row['family']:6s} {row['form']:10s} " + "  ".join(
+            f"{k}: " + ("-" if row[k] is None else f"{row[k]:.0%} of {row['accepted@' + k[10:]]:.0%}")
+            for k in gates))  # fmt: skip
     (args.workdir / "summary.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
     print(f"total {time.perf_counter() - start:.0f} s")
 
