@@ -32,7 +32,8 @@ def pool(llm: Any, family: Any, shots: int, args: argparse.Namespace) -> list[Ca
     if path.exists():
         return read_pool(path)
     problems = family.task.problems("test", n=args.problems, seed=args.seed)
-    config = GenerationConfig(temperature=0.8, max_new_tokens=64, seed=args.seed)
+    # demonstrations of the word tasks are long (their reference solutions): room to finish
+    config = GenerationConfig(temperature=0.8, max_new_tokens=128 if shots else 64, seed=args.seed)
     demos = reference_shots(family.task, n=32, seed=args.seed + 1) if shots else []
     records = sample_pool(
         llm, family.task, problems, args.samples, config, progress=False,
