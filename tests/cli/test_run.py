@@ -288,9 +288,9 @@ def test_run_without_verifier_uses_the_packaged_one_for_the_task(app, tmp_path: 
         "--run-id", "dv", "--runs-dir", tmp_path / "runs", "--no-progress", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "verifier: genrm-sum30 (packaged" in result.stderr
+    assert "verifier: genrm-stream (packaged" in result.stderr
     spec = json.loads((tmp_path / "runs" / "dv" / "run.json").read_text())
-    assert spec["verifier"] == "genrm-sum30"
+    assert spec["verifier"] == "genrm-stream"
     # a task no packaged verifier covers still asks for one
     other = invoke(app, "run", *FAKE, "--level", "2", "--problems", "1", "--runs-dir", tmp_path / "runs")
     assert isinstance(other.exception, VerbalRLError) and "choose a verifier" in str(other.exception)

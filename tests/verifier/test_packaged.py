@@ -1,4 +1,4 @@
-"""The packaged trained GenRM (`genrm-sum30`): it loads by name and it really discriminates."""
+"""The packaged trained GenRMs (`genrm-stream`, `genrm-sum30`): they load by name and really discriminate."""
 
 from __future__ import annotations
 
@@ -14,20 +14,23 @@ from verbalrl.verifier.genrm import GenRMVerifier
 POOL = Path(__file__).parent / "data" / "sum30_pool.jsonl"
 
 
-def test_packaged_verifier_metadata():
-    meta = read_metadata(PACKAGED["genrm-sum30"])
+@pytest.mark.parametrize("name", ["genrm-stream", "genrm-sum30"])
+def test_packaged_verifier_metadata(name):
+    meta = read_metadata(PACKAGED[name])
     assert meta.kind == "genrm" and meta.base_model == "smollm2-135m-instruct"
-    assert (PACKAGED["genrm-sum30"] / "adapter_model.safetensors").is_file()
+    assert (PACKAGED[name] / "adapter_model.safetensors").is_file()
 
 
 @pytest.mark.slow
-def test_packaged_verifier_loads_by_name_and_discriminates(smollm):
+@pytest.mark.parametrize("name", ["genrm-stream", "genrm-sum30"])
+def test_packaged_verifier_loads_by_name_and_discriminates(smollm, name):
     # A pool of 128 solutions the embedded model wrote for 16 held-out sum30 problems (T=0.8, seed 0;
     # 25 correct by the checker), stored so this test scores real model output without sampling it.
-    # Measured when it was written: AUC 0.80 (0.87 on a second pool); the base model as its own
-    # judge is near chance. The bounds leave room for numeric drift, not for a broken adapter.
+    # Measured when it was written: AUC 0.80 for genrm-sum30 (0.87 on a second pool); the base
+    # model as its own judge is near chance. The bounds leave room for numeric drift, not for a
+    # broken adapter. (genrm-stream's per-family figures: benchmarks/RESULTS.md.)
     groups = group_by_problem(read_pool(POOL))
-    trained = GenRMVerifier.load("genrm-sum30", dtype="float32")
+    trained = GenRMVerifier.load(name, dtype="float32")
     base = GenRMVerifier(smollm)
     scores, base_scores, labels = [], [], []
     for group in groups:

@@ -64,7 +64,11 @@ def test_builtin_kinds_and_clear_errors(tmp_path) -> None:
 
 
 def test_the_default_verifier_is_the_packaged_one_that_covers_the_task() -> None:
-    assert default_verifier("arithmetic", {"level": "sum30"}) == "genrm-sum30"
+    assert default_verifier("arithmetic", {"level": "sum30"}) == "genrm-stream"
+    options = {"test_min_words": 2, "test_max_words": 2, "train_max_words": 2}
+    assert default_verifier("word_sort", options) == "genrm-stream"
+    assert default_verifier("word_sort") is None  # 5 words by default: not trained on
+    assert default_verifier("last_letter", {"test_min_words": "1", "test_max_words": "1"}) == "genrm-stream"
     assert default_verifier("arithmetic", {"level": 1}) is None  # trained on sum30 only
     assert default_verifier("arithmetic") is None
     assert default_verifier("gsm8k") is None
