@@ -6,7 +6,8 @@ method solves the same problems in the same order with SmolLM2-135M-Instruct and
 `genrm-stream` verifier:
 
 - single_shot, best_of_4, best_of_8 (one draw of 8 zero-shot samples, scored once);
-- static_few_shot (2 fixed train-split reference demonstrations per family, as a user writes);
+- static_few_shot (2 fixed train-split reference demonstrations per family, as a user writes;
+  128 new tokens, since the word tasks' reference solutions are long; the others get 64);
 - reflective_no_memory (Reflexion within a problem only);
 - reflective_memory (verifier-only: the gold answer never reaches a prompt or memory);
 - reflective_feedback (`learn_from_feedback`: the checker confirms what memory keeps).
@@ -66,7 +67,8 @@ def build_methods(llm: Any, verifier: Any, families: list, work: Path, args: arg
         methods.append(SampledMethods(llm, verifier, SingleConfig(**shared), ns=(4, 8)))
     if "static_few_shot" in wanted:
         shots = {f.label: reference_shots(f.task, n=2, seed=args.seed + 1) for f in families}
-        methods.append(FewShotMethod(llm, SingleConfig(**shared), shots))
+        # the word tasks' reference solutions are long: room to finish imitating them
+        methods.append(FewShotMethod(llm, SingleConfig(**{**shared, "max_new_tokens": 128}), shots))
     if "reflective_no_memory" in wanted:
         config = ReflectiveConfig(**shared, use_memory=False)
         methods.append(GraphMethod("reflective_no_memory", "reflective", llm, verifier, config))
