@@ -118,16 +118,9 @@ def rolling_accuracy(items: Sequence[dict[str, Any]], window: int = 30) -> list[
 
 def plot_learning_curves(records: Records, path: str | Path, window: int = 30, title: str = "") -> Path:
     """Rolling accuracy against position in the stream, one line per method, as a PNG."""
-    try:
-        import matplotlib
-    except ImportError as exc:  # an optional dependency: say how to get it
-        raise ImportError("plotting needs matplotlib: pip install matplotlib") from exc
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    from .plot import figure
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    plt, fig, ax, target = figure(path, (8, 4.5))
     try:
         for method, items in records.items():
             curve = rolling_accuracy(items, window)

@@ -22,8 +22,8 @@ _BASELINE_STYLE: dict[str, dict[str, Any]] = {
 }
 
 
-def plot_accuracy(report: EvalReport, path: str | Path, title: str | None = None) -> Path:
-    """Write accuracy vs N (log2 x-axis, percent y-axis, 95% CI bands) to `path` as PNG."""
+def figure(path: str | Path, size: tuple[float, float]) -> tuple[Any, Any, Any, Path]:
+    """(pyplot, figure, axes, target path with its folder made) for a PNG; matplotlib on Agg."""
     try:
         import matplotlib
     except ImportError as exc:  # an optional dependency: say how to get it
@@ -33,7 +33,13 @@ def plot_accuracy(report: EvalReport, path: str | Path, title: str | None = None
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=size, dpi=120)
+    return plt, fig, ax, target
+
+
+def plot_accuracy(report: EvalReport, path: str | Path, title: str | None = None) -> Path:
+    """Write accuracy vs N (log2 x-axis, percent y-axis, 95% CI bands) to `path` as PNG."""
+    plt, fig, ax, target = figure(path, (7, 4.5))
     try:
         for label in report.labels():
             rows = sorted((r for r in report.results if r.label == label), key=lambda r: r.n)
