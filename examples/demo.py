@@ -13,7 +13,7 @@ and only scores the results afterwards. Compared on the same problems, in the sa
 Prints one table (accuracy overall, per family and per third of the stream, compute per
 problem) and writes the learning curve as a PNG. The numbers are whatever the model does.
 
-    python examples/demo.py [--per-family 12] [--seed 3] [--out runs/demo]
+    python examples/demo.py [--per-family 10] [--seed 3] [--out runs/demo]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--verifier", default="genrm-stream", help="trained GenRM folder or packaged name")
-    parser.add_argument("--per-family", type=int, default=12, help="problems of each family")
+    parser.add_argument("--per-family", type=int, default=10, help="problems of each family")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="trials of the reflective graph")
     parser.add_argument("--max-new-tokens", type=int, default=64)
