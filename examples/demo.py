@@ -85,18 +85,22 @@ def main() -> None:
     rows = stream_rows(records)
     labels = [f.label for f in families]
     table = Table(title=f"{len(stream)} held-out problems, one stream, {args.model}")
-    for col in ("method", "accuracy", *labels, "1st third", "2nd third", "3rd third", "LLM calls", "tokens"):
-        table.add_column(col, no_wrap=col == "method")
+    for col in ("method", "accuracy", *labels, "LLM calls", "tokens"):
+        table.add_column(col, no_wrap=True)
+    curve = Table(title="the learning curve: accuracy by third of the stream")
+    for col in ("method", "1st third", "2nd third", "3rd third"):
+        curve.add_column(col, no_wrap=True)
     for row in rows:
         cells = [f"{row['accuracy']:.0%}", *(f"{row['families'][f]:.0%}" for f in labels)]
-        cells += [f"{s:.0%}" for s in row["segments"]]
         table.add_row(row["method"], *cells, f"{row['llm_calls']:.1f}", f"{row['generated_tokens']:.0f}")
+        curve.add_row(row["method"], *(f"{s:.0%}" for s in row["segments"]))
     console.print(table)
+    console.print(curve)
     gate = next((r for r in rows if r.get("exemplars")), None)
     if gate is not None:
         console.print(
             f"memory kept {gate['exemplars']} answers as demonstrations; the checker says "
-            f"{gate['gate_precision']:.0%} of them are right. Memory: {stored}"
+            f"{gate['gate_precision']:.0%} of them are right. Memory by task: {stored['by_task']}"
         )
     title = f"rolling accuracy (9 problems), {len(stream)}-problem stream"
     png = plot_learning_curves(records, args.out / "learning_curve.png", window=9, title=title)
