@@ -43,6 +43,15 @@ _EXPORTS = {
     "summary_table": "..console",
     "render_event": "..console",
     "run_baselines": ".baselines",
+    "Family": ".stream",
+    "StreamItem": ".stream",
+    "STREAM_FAMILIES": ".stream",
+    "stream_families": ".stream",
+    "interleave": ".stream",
+    "SampledMethods": ".stream",
+    "FewShotMethod": ".stream",
+    "GraphMethod": ".stream",
+    "run_stream": ".stream",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
