@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..agents.base import safe_extract
 from ..graphs import GraphConfig
 from ..llm.base import LLM
 from ..selection import BestOfN, Scored, score_candidates
@@ -119,13 +120,6 @@ def _record(
     }
 
 
-def _extract(task: Task, text: str) -> str | None:
-    try:
-        return task.extract_answer(text)
-    except Exception:  # noqa: BLE001 - model output is untrusted text
-        return None
-
-
 @dataclass
 class SampledMethods:
     """Single-shot and best-of-N (each N in `ns`) from one draw of max(ns) zero-shot samples.
@@ -152,7 +146,7 @@ class SampledMethods:
         gen = generation(self.config, n_max, self.config.max_new_tokens, salt=f"{problem.id}/solve")
         samples = self.llm.generate([solver_prompt(task, problem)], gen)[0]
         texts = [c.text for c in samples]
-        answers = [_extract(task, t) for t in texts]
+        answers = [safe_extract(task, t) for t in texts]
         tokens = [c.completion_tokens for c in samples]
         scoring = score_candidates(self.verifier, problem, texts)
         scores: list[float | None] = list(scoring.scores) if scoring.error is None else [None] * len(texts)
@@ -186,7 +180,7 @@ class FewShotMethod:
         prompt = solver_prompt(task, problem, demonstrations=self.shots.get(item.family.label, ()))
         gen = generation(self.config, 1, self.config.max_new_tokens, salt=f"{problem.id}/solve")
         row = self.llm.generate([prompt], gen)[0]
-        return [_record(self.name, item, _extract(task, row[0].text), 1, row[0].completion_tokens)]
+        return [_record(self.name, item, safe_extract(task, row[0].text), 1, row[0].completion_tokens)]
 
 
 @dataclass
