@@ -29,6 +29,7 @@ _EXPORTS = {
     "GenerationConfig": ".llm.base",
     "LLM": ".llm.base",
     "FakeLLM": ".llm.fake",
+    "LangChainLLM": ".llm.langchain_backend",
     # tasks
     "get_task": ".tasks",
     "register_task": ".tasks",

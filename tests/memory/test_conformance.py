@@ -156,7 +156,8 @@ def test_exemplar_pick_random_and_the_length_preference(
     records.append(exp("What is 17 + 25 ?", long_answer))  # the nearest one, and long
     nearest = make_store()
     nearest.add_experiences(records)
-    assert nearest.recall("What is 17 + 25?", task="arith", k=1).exemplars[0].experience.solution == long_answer
+    recalled = nearest.recall("What is 17 + 25?", task="arith", k=1)
+    assert recalled.exemplars[0].experience.solution == long_answer
     short = make_store(length_weight=1.0)
     short.add_experiences(records)
     picked = short.recall("What is 17 + 25?", task="arith", k=1).exemplars

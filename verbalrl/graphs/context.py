@@ -29,6 +29,8 @@ there. Rejected: a `CompiledStateGraph` subclass overriding `stream`/`astream`
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -73,6 +75,30 @@ class GraphContext(Generic[C]):
 def bind_context(graph: G, context: GraphContext[Any]) -> G:
     """`graph` with `context` as the default of every run; a run's own `context=` replaces it."""
     return graph.with_config(configurable={CONFIG_KEY_RUNTIME: Runtime(context=context)})
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def context_default(context: GraphContext[Any]) -> Callable[[F], F]:
+    """A decorator for a node or router: a run without a `GraphContext` gets `context`.
+
+    `bind_context` covers runs of the graph itself. A graph added as a node of a
+    user's own `StateGraph` (a subgraph) runs under its parent's runtime instead,
+    whose context is the parent's (None, or another type), so each node and
+    router also falls back to the factory's context there.
+    """
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def node(state: Any, runtime: Runtime[Any]) -> Any:
+            if not isinstance(runtime.context, GraphContext):
+                runtime = runtime.override(context=context)
+            return fn(state, runtime)
+
+        return node  # type: ignore[return-value]
+
+    return wrap
 
 
 def task_of(context: GraphContext[Any], problem: Problem) -> Task:

@@ -32,10 +32,10 @@ from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .budget import clamp
 from .config import MultiConfig
-from .context import GraphContext, bind_context, task_of
+from .context import GraphContext, bind_context, context_default, task_of
 from .nodes import decide, final_status, finish, problem_of, result_record, verify
 from .state import DraftRecord, MultiState
-from .steps import generation, new_draft, sample
+from .steps import drafted, generation, new_draft, sample
 
 MultiRuntime = Runtime[GraphContext[MultiConfig]]
 MultiGraph = CompiledStateGraph[MultiState, GraphContext[Any], Any, MultiState]
@@ -114,6 +114,7 @@ def draft(state: DraftTask, runtime: MultiRuntime) -> dict[str, Any]:
     rows, usage = sample(ctx.llm, [prompt], gen)
     kind = "draft" if round == 1 else "debate"
     made = new_draft(task, rows[0][0], id=f"r{round}-a{agent}", round=round, agent=agent, kind=kind)
+    drafted([made], round)
     return {**usage, "round": round, "drafts": [made], "path": ["draft"]}
 
 
@@ -146,13 +147,14 @@ def build_multi_graph(
     The dependencies are bound as the default `GraphContext` of every run (`bind_context`).
     """
     context = GraphContext(llm=llm, verifier=verifier, config=config or MultiConfig(), task=task)
+    d = context_default(context)  # also when run as a subgraph of a user\'s graph
     graph = StateGraph(MultiState, context_schema=GraphContext)
     # A Send payload, not the graph state, is this node's input.
-    graph.add_node("draft", draft, input_schema=DraftTask)
-    graph.add_node("verify", verify)
-    graph.add_node("finalize", finalize)
-    graph.add_conditional_edges(START, start, ["draft"])
+    graph.add_node("draft", d(draft), input_schema=DraftTask)
+    graph.add_node("verify", d(verify))
+    graph.add_node("finalize", d(finalize))
+    graph.add_conditional_edges(START, d(start), ["draft"])
     graph.add_edge("draft", "verify")
-    graph.add_conditional_edges("verify", after_verify, ["draft", "finalize"])
+    graph.add_conditional_edges("verify", d(after_verify), ["draft", "finalize"])
     graph.add_edge("finalize", END)
     return bind_context(graph.compile(checkpointer=checkpointer, name="multi"), context)

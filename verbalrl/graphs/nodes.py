@@ -26,6 +26,7 @@ from ..tasks.base import Problem
 from .budget import budget_exhausted
 from .config import GraphConfig
 from .context import GraphContext
+from .events import draft_summary, emit
 from .state import BaseState, DraftRecord, ResultRecord
 
 Decision = Literal["accept", "continue", "max_rounds", "budget", "verifier_error"]
@@ -57,6 +58,13 @@ def verify(state: BaseState, runtime: Runtime[GraphContext[Any]]) -> dict[str, A
         if isinstance(rationales, list) and rationales and isinstance(rationales[0], str):
             item["rationale"] = rationales[0]
         scored.append(item)
+    threshold = runtime.context.config.threshold
+    emit(
+        "scores",
+        drafts=draft_summary(scored),
+        accepted=[d["id"] for d in scored if d["score"] >= threshold],
+        threshold=threshold,
+    )
     usage = scoring.usage
     return {
         **update,
@@ -114,6 +122,7 @@ def result_record(
 
 def finish(record: ResultRecord) -> dict[str, Any]:
     """The update of a graph's finalize node: its path entry and the result."""
+    emit("result", answer=record["answer"], score=record["score"], status=record["status"])
     return {"path": ["finalize"], "result": record}
 
 

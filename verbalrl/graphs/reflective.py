@@ -49,10 +49,11 @@ from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .budget import budget_exhausted, clamp
 from .config import ReflectiveConfig
-from .context import GraphContext, bind_context, run_id_of, task_of
+from .context import GraphContext, bind_context, context_default, run_id_of, task_of
+from .events import emit
 from .nodes import best_draft, decide, final_status, finish, problem_of, result_record, verify
 from .state import DraftRecord, LessonRecord, ReflectiveState
-from .steps import generation, new_draft, sample
+from .steps import drafted, generation, new_draft, sample
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]
         "concepts": config.show_concepts,
     }
     found = sum(len(getattr(context, kind)) for kind, on in shown.items() if on)
+    emit("recalled", demonstrations=len(demonstrations) if turns else 0, quoted=found)
     return {
         **update,
         "memory_context": context.render(**shown),
@@ -124,6 +126,7 @@ def solve(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]:
         new_draft(task, c, id=f"r{trial}-{i}", round=trial, agent=0, kind="draft")
         for i, c in enumerate(rows[0])
     ]
+    drafted(drafts, trial)
     return {**update, **usage, "drafts": drafts}
 
 
@@ -155,6 +158,7 @@ def reflect(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any
     rows, usage = sample(ctx.llm, [reflector_prompt(problem, attempt, score)], gen)
     lesson = parse_lesson(rows[0][0].text)
     record: LessonRecord = {"trial": trial, "text": lesson.text, "ok": lesson.ok}
+    emit("lesson", **record)
     return {**usage, "path": ["reflect"], "lessons": [lesson.text], "reflections": [record]}
 
 
@@ -214,6 +218,7 @@ def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> 
     except Exception as exc:  # noqa: BLE001 - a memory write failure keeps the answer
         log.warning("memory write failed: %s", exc)
         return {"errors": [f"memory write error: {type(exc).__name__}: {exc}"], "stored_now": False}
+    emit("stored", id=stored, outcome=experience.outcome, status=experience.status)
     return {
         "stored": [stored],
         "stored_now": True,
@@ -253,6 +258,7 @@ def distill(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any
         log.warning("distillation failed: %s", exc)
         done = None
         update["errors"] = [f"distill error: {type(exc).__name__}: {exc}"]
+    emit("distilled", concepts=done is not None, calls=counting.calls)
     return {
         **update,
         "llm_calls": counting.calls,
@@ -304,22 +310,23 @@ def build_reflective_graph(
     """
     config = config or ReflectiveConfig()
     context = GraphContext(llm=llm, verifier=verifier, config=config, task=task, memory=memory)
+    d = context_default(context)  # also when run as a subgraph of a user\'s graph
     graph = StateGraph(ReflectiveState, context_schema=GraphContext)
-    graph.add_node("recall", recall)
-    graph.add_node("solve", solve)
-    graph.add_node("verify", verify)
-    graph.add_node("reflect", reflect)
-    graph.add_node("store_success", store_success)
-    graph.add_node("store_failure", store_failure)
-    graph.add_node("distill", distill)
-    graph.add_node("finalize", finalize)
+    graph.add_node("recall", d(recall))
+    graph.add_node("solve", d(solve))
+    graph.add_node("verify", d(verify))
+    graph.add_node("reflect", d(reflect))
+    graph.add_node("store_success", d(store_success))
+    graph.add_node("store_failure", d(store_failure))
+    graph.add_node("distill", d(distill))
+    graph.add_node("finalize", d(finalize))
     graph.add_edge(START, "recall")
     graph.add_edge("recall", "solve")
     graph.add_edge("solve", "verify")
-    graph.add_conditional_edges("verify", after_verify)
+    graph.add_conditional_edges("verify", d(after_verify))
     graph.add_edge("reflect", "store_failure")
     graph.add_edge("store_success", "distill")
     graph.add_edge("store_failure", "distill")
-    graph.add_conditional_edges("distill", after_distill)
+    graph.add_conditional_edges("distill", d(after_distill))
     graph.add_edge("finalize", END)
     return bind_context(graph.compile(checkpointer=checkpointer, name="reflective"), context)

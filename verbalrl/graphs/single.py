@@ -30,10 +30,11 @@ from ..tasks.base import Task
 from ..verifier.base import Verifier
 from .budget import clamp
 from .config import SingleConfig
-from .context import GraphContext, bind_context, task_of
+from .context import GraphContext, bind_context, context_default, task_of
+from .events import emit
 from .nodes import best_draft, decide, finalize, problem_of, verify
 from .state import CritiqueRecord, SingleState
-from .steps import generation, new_draft, sample
+from .steps import drafted, generation, new_draft, sample
 
 SingleRuntime = Runtime[GraphContext[SingleConfig]]
 # Input typed Any: callers pass `initial_state(problem)`, a plain dict.
@@ -63,6 +64,7 @@ def solve(state: SingleState, runtime: SingleRuntime) -> dict[str, Any]:
     gen = generation(config, n, max_new, salt=f"{problem.id}/solve")
     rows, usage = sample(ctx.llm, [solver_prompt(task, problem)], gen)
     drafts = [new_draft(task, c, id=f"r1-{i}", round=1, agent=0, kind="draft") for i, c in enumerate(rows[0])]
+    drafted(drafts, 1)
     return {**update, **usage, "drafts": drafts}
 
 
@@ -100,6 +102,7 @@ def critique(state: SingleState, runtime: SingleRuntime) -> dict[str, Any]:
         for d, row in zip(asks, rows, strict=True):
             c = parse_critique(row[0].text)
             critiques.append(critique_record(d["id"], state["round"], c))
+    emit("critiques", round=state["round"], critiques=[dict(c) for c in critiques])
     return {**update, "critiques": critiques}
 
 
@@ -132,6 +135,7 @@ def revise(state: SingleState, runtime: SingleRuntime) -> dict[str, Any]:
         new_draft(task, row[0], id=f"r{next_round}-{i}", round=next_round, agent=0, kind="revision")
         for i, row in enumerate(rows)
     ]
+    drafted(drafts, next_round)
     return {**update, **usage, "drafts": drafts}
 
 
@@ -148,16 +152,17 @@ def build_single_graph(
     The dependencies are bound as the default `GraphContext` of every run (`bind_context`).
     """
     context = GraphContext(llm=llm, verifier=verifier, config=config or SingleConfig(), task=task)
+    d = context_default(context)  # also when run as a subgraph of a user\'s graph
     graph = StateGraph(SingleState, context_schema=GraphContext)
-    graph.add_node("solve", solve)
-    graph.add_node("verify", verify)
-    graph.add_node("critique", critique)
-    graph.add_node("revise", revise)
-    graph.add_node("finalize", finalize)
+    graph.add_node("solve", d(solve))
+    graph.add_node("verify", d(verify))
+    graph.add_node("critique", d(critique))
+    graph.add_node("revise", d(revise))
+    graph.add_node("finalize", d(finalize))
     graph.add_edge(START, "solve")
     graph.add_edge("solve", "verify")
-    graph.add_conditional_edges("verify", after_verify)
-    graph.add_conditional_edges("critique", after_critique)
+    graph.add_conditional_edges("verify", d(after_verify))
+    graph.add_conditional_edges("critique", d(after_critique))
     graph.add_edge("revise", "verify")
     graph.add_edge("finalize", END)
     return bind_context(graph.compile(checkpointer=checkpointer, name="single"), context)

@@ -19,6 +19,7 @@ from ..agents.base import parse_draft
 from ..llm.base import LLM, Completion, GenerationConfig, Prompt
 from ..tasks.base import Task
 from .config import GraphConfig
+from .events import draft_summary, emit, report_calls
 from .state import DraftRecord
 
 
@@ -57,9 +58,15 @@ def sample(
 ) -> tuple[list[list[Completion]], dict[str, Any]]:
     """Generate; return the completions and the compute update (calls, generated tokens)."""
     rows = llm.generate(list(prompts), gen)
+    report_calls(llm, prompts, rows)  # for stream_mode="messages" and tracers
     calls = sum(len(row) for row in rows)
     tokens = sum(c.completion_tokens for row in rows for c in row)
     return rows, {"llm_calls": calls, "generated_tokens": tokens}
+
+
+def drafted(drafts: Sequence[DraftRecord], round: int) -> None:
+    """Tell `stream_mode="custom"` readers what a node drafted."""
+    emit("drafts", round=round, drafts=draft_summary(drafts))
 
 
 def new_draft(

@@ -17,6 +17,7 @@ __all__ = [
     "Completion",
     "FakeLLM",
     "GenerationConfig",
+    "LangChainLLM",
     "Message",
     "OpenAILLM",
     "Prompt",
@@ -30,6 +31,7 @@ __all__ = [
 _LAZY = {
     "TransformersLLM": ".transformers_backend",
     "OpenAILLM": ".openai_backend",
+    "LangChainLLM": ".langchain_backend",
     "VLLMLLM": ".vllm_backend",
     "load_llm": ".registry",
     "register_backend": ".registry",

@@ -13,6 +13,7 @@ template and opens the assistant turn).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
@@ -65,6 +66,8 @@ class Capabilities:
     raw_prompts: bool = True
     next_token_probs: bool = True
     seed: bool = True
+    # continues a prompt that ends with an assistant turn (GenRM-CoT's verdict step); chat APIs cannot
+    prefill: bool = True
 
 
 @runtime_checkable
@@ -141,3 +144,17 @@ def prompt_text(prompt: Prompt) -> str:
     if isinstance(prompt, str):
         return prompt
     return "\n".join(m["content"] for m in prompt)
+
+
+def candidate_probs(pairs: Sequence[tuple[str, float]], candidates: Sequence[str]) -> dict[str, float]:
+    """exp(logprob) of the token string equal to each candidate; 0.0 when not among `pairs`.
+
+    `pairs` are (token, logprob) at one position, as a server reports them: the
+    top ones and the chosen one. The chosen token is usually also in the top
+    list; taking the largest logprob per string (not the sum) avoids counting it twice.
+    """
+    best: dict[str, float] = {}
+    for tok, lp in pairs:
+        if tok not in best or lp > best[tok]:
+            best[tok] = lp
+    return {c: min(1.0, math.exp(best[c])) if c in best else 0.0 for c in candidates}

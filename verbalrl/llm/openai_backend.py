@@ -37,6 +37,7 @@ from .base import (
     GenerationConfig,
     Message,
     Prompt,
+    candidate_probs,
     truncate_at_stop,
     validate_candidates,
     validate_prompts,
@@ -144,7 +145,7 @@ class OpenAILLM:
         for prompt in items:
             self._endpoint(prompt)
         tops = self._map(self._top_one, items)
-        return [_candidate_probs(top, cands) for top in tops]
+        return [candidate_probs(top, cands) for top in tops]
 
     # ---- one prompt -------------------------------------------------------
 
@@ -353,19 +354,6 @@ def _first_position_logprobs(endpoint: Endpoint, response: Any) -> list[tuple[st
         if logprobs.tokens and logprobs.token_logprobs:
             pairs.append((logprobs.tokens[0], logprobs.token_logprobs[0]))
     return [(tok, float(lp)) for tok, lp in pairs if lp is not None]
-
-
-def _candidate_probs(pairs: list[tuple[str, float]], candidates: list[str]) -> dict[str, float]:
-    """exp(logprob) of the token string equal to each candidate; 0.0 when not among `pairs`.
-
-    The chosen token is usually also in the top list; taking the largest
-    logprob per string (not the sum) avoids counting it twice.
-    """
-    best: dict[str, float] = {}
-    for tok, lp in pairs:
-        if tok not in best or lp > best[tok]:
-            best[tok] = lp
-    return {c: min(1.0, math.exp(best[c])) if c in best else 0.0 for c in candidates}
 
 
 def _error_message(err: Any) -> str:

@@ -3,9 +3,11 @@
 In scope: the registry (`register_backend(prefix, loader)`, as
 `register_task` does for tasks) and choosing the backend from a prefix or an
 explicit argument. Built-in backends: `openai:MODEL` (an OpenAI-compatible
-server at `base_url`), `vllm:NAME` (vLLM offline engine), `transformers:NAME`
-and anything without a registered prefix: a local transformers model (alias,
-folder, .gguf, hub id). A plugin or a test registers its own prefix, e.g.
+server at `base_url`), `langchain:MODULE:ATTR` (a LangChain chat model, see
+`_langchain`; `load_llm(chat_model)` takes the object itself), `vllm:NAME`
+(vLLM offline engine), `transformers:NAME` and anything without a registered
+prefix: a local transformers model (alias, folder, .gguf, hub id). A
+plugin or a test registers its own prefix, e.g.
 `register_backend("fake", lambda model, **options: FakeLLM(...))` makes
 `load_llm("fake:x")` (and `--model fake:x` on the command line) use it.
 Left out: the backends themselves, imported only when their loader runs.
@@ -58,7 +60,7 @@ def split_backend(name: str, backend: Backend = "auto") -> tuple[Backend, str]:
 
 
 def load_llm(
-    name: str,
+    name: str | Any,
     *,
     backend: Backend = "auto",
     base_url: str | None = None,
@@ -69,7 +71,17 @@ def load_llm(
 
     `options` go to the backend (e.g. `dtype`, `adapter`, `batch_size` for
     transformers; engine options for vLLM; `timeout`, `max_retries` for openai).
+    A LangChain chat model object (`load_llm(ChatOpenAI(...))`) is wrapped as
+    a `LangChainLLM` (`options`: its `name`, `sampling`, `max_concurrency`).
     """
+    if not isinstance(name, str):
+        from .langchain_backend import LangChainLLM, is_chat_model
+
+        if is_chat_model(name):
+            return LangChainLLM(name, **options)
+        raise VerbalRLError(
+            f"load_llm takes a model name or a LangChain chat model, got {type(name).__name__}"
+        )
     kind, model = split_backend(name, backend)
     if not model:
         raise VerbalRLError(f"model name is empty in {name!r}")
@@ -108,6 +120,39 @@ def _transformers(
     return TransformersLLM.load(model, **options)
 
 
+def _langchain(
+    model: str, *, base_url: str | None = None, api_key: str | None = None, **options: Any
+) -> LLM:
+    """`langchain:MODULE:ATTR`: a chat model object in an importable module, or a factory making one.
+
+    A factory is called with `base_url`/`api_key` when given (so `--base-url` reaches a
+    `ChatOpenAI` factory); the object is wrapped as a `LangChainLLM` with `options`.
+    """
+    import importlib
+
+    from .langchain_backend import LangChainLLM, is_chat_model
+
+    module_name, sep, attr = model.partition(":")
+    if not sep or not module_name or not attr:
+        raise VerbalRLError(
+            f"langchain:{model} must name MODULE:ATTR, e.g. langchain:mymodels:chat, where "
+            "mymodels.chat is a LangChain chat model or a function returning one"
+        )
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise VerbalRLError(f"cannot load langchain:{model}: {err}") from err
+    if not is_chat_model(target) and callable(target):
+        given = {k: v for k, v in (("base_url", base_url), ("api_key", api_key)) if v is not None}
+        target = target(**given)
+    if not is_chat_model(target):
+        raise VerbalRLError(
+            f"langchain:{model} is a {type(target).__name__}, not a LangChain chat model (BaseChatModel)"
+        )
+    return LangChainLLM(target, **options)
+
+
 register_backend("openai", _openai)
+register_backend("langchain", _langchain)
 register_backend("vllm", _vllm)
 register_backend("transformers", _transformers)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import CapabilityError
 from ..llm.base import LLM, GenerationConfig
 from ..tasks.base import Problem
 from .artifact import is_artifact, load_artifact_llm
@@ -45,6 +46,12 @@ class GenRMCoTVerifier:
         name: str = "genrm_cot",
     ) -> None:
         require_next_token_probs(llm)
+        if not getattr(llm.capabilities, "prefill", True):
+            raise CapabilityError(
+                f"{llm.name} cannot continue a prefilled assistant turn, which GenRM-CoT's verdict step "
+                "needs (chat APIs such as a LangChain chat model cannot): use the direct GenRM "
+                "(genrm) with it, or a local backend (transformers, vLLM) for GenRM-CoT"
+            )
         if k < 1:
             raise ValueError("k (rationales per candidate) must be >= 1")
         self.llm = llm
