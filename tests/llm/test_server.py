@@ -159,11 +159,12 @@ def test_sampled_token_outside_top_k_is_reported_as_unlikely(http: httpx.Client)
         ("/v1/chat/completions", {"messages": []}, "messages"),
         ("/v1/chat/completions", {"messages": CHAT, "n": 0}, "n"),
         ("/v1/chat/completions", {"messages": CHAT, "temperature": 3}, "temperature"),
-        ("/v1/chat/completions", {"messages": CHAT, "stream": True}, "stream"),
+        ("/v1/chat/completions", {"messages": CHAT, "stream_options": {"include_usage": True}}, None),
         ("/v1/chat/completions", {"messages": CHAT, "top_logprobs": 2}, None),
         ("/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, "messages"),
         ("/v1/completions", {"prompt": ""}, "prompt"),
-        ("/v1/completions", {"prompt": "x", "max_tokens": 0}, "max_tokens"),
+        ("/v1/completions", {"prompt": "x", "max_tokens": 0}, None),  # only with echo
+        ("/v1/completions", {"prompt": "x", "max_tokens": -1}, "max_tokens"),
         ("/v1/completions", {"prompt": "x", "logprobs": 21}, "logprobs"),
     ],
 )

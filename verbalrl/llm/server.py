@@ -1,18 +1,23 @@
 """`verbalrl serve`: an OpenAI-compatible HTTP server in front of one local `LLM`.
 
-Several processes (runner workers, notebooks, `OpenAILLM` clients) share one
-loaded model instead of each loading its own. Endpoints: `GET /health`,
-`GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions`, with
-OpenAI's request and response shapes (see `server_schema.py`, which also
-explains that logprobs cover only the first generated token).
+Several processes (runner workers, notebooks, `OpenAILLM` and LangChain
+`ChatOpenAI` clients, lm-evaluation-harness) share one loaded model instead
+of each loading its own. Endpoints: `GET /health`, `GET /v1/models`,
+`GET /v1/models/{id}`, `POST /v1/completions`, `POST /v1/chat/completions`
+(both with `stream`, server-sent events in OpenAI's chunk format), and
+vLLM's `POST /tokenize`, `POST /detokenize`, `GET /tokenizer_info`.
+Requests and replies: `server_schema.py` and `server_replies.py`; what the
+model can do (batching, per-token logprobs, `echo`, token-id prompts):
+`server_engine.py`.
 
 Built on the standard library's `ThreadingHTTPServer`: one thread per
-connection, and a lock around every model call, because one model computes
-one batch at a time. Errors are OpenAI-style JSON: 400 for bad input
-(malformed JSON, invalid fields, prompt too long, logprobs from a model that
-has none), 404 for unknown routes or models, 500 (logged, the server stays
-up) for anything unexpected. Left out: streaming, batching requests of
-different clients together, authentication (bind to loopback, the default).
+connection; requests that arrive together are decoded in one batch by the
+engine. Errors are OpenAI-style JSON: 400 for bad input (malformed JSON,
+invalid fields, a prompt plus `max_tokens` beyond the context, a feature
+the server or model does not provide, named), 404 for unknown routes or
+models, 503 with `Retry-After` when the queue is full, 500 (logged, the
+server stays up) for anything unexpected. A stream's client that goes away
+cancels its rows. Left out: authentication (bind to loopback, the default).
 """
 
 from __future__ import annotations
@@ -33,23 +38,20 @@ from pydantic import ValidationError
 
 from ..errors import CapabilityError, ContextLengthError, VerbalRLError
 from .base import LLM, Prompt
+from .batcher import QueueFullError
+from .server_engine import make_engine
+from .server_replies import Chat, Completions, Reply, Stream
 from .server_schema import (
-    MAX_TOP_LOGPROBS,
     ChatRequest,
     CompletionRequest,
-    chat_logprobs,
-    completion_logprobs,
-    envelope,
+    DetokenizeRequest,
+    TokenizeRequest,
     error_body,
-    usage,
 )
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-# An extra top-level field (clients ignore unknown fields) so a reader of the raw
-# response is not misled into thinking every token has logprobs.
-LOGPROBS_NOTE = {"logprobs_scope": "first generated token only"}
 
 
 class HTTPError(Exception):
@@ -69,16 +71,22 @@ class HTTPError(Exception):
 
 
 class ModelServer(ThreadingHTTPServer):
-    """The HTTP server; holds the model, its public name and the lock that serialises calls."""
+    """The HTTP server; holds the model, its public name and the engine that runs requests."""
 
     daemon_threads = True  # idle keep-alive connections must not block shutdown
 
-    def __init__(self, address: tuple[str, int], llm: LLM, model_name: str) -> None:
+    def __init__(self, address: tuple[str, int], llm: LLM, model_name: str, **batching: Any) -> None:
         super().__init__(address, _Handler)
         self.llm = llm
         self.model_name = model_name
-        self.lock = threading.Lock()
+        self.engine = make_engine(llm, **batching)
         self.created = int(time.time())
+
+    def server_close(self) -> None:
+        super().server_close()
+        engine = getattr(self, "engine", None)  # None when binding the port failed
+        if engine is not None:
+            engine.close()
 
     @property
     def url(self) -> str:
@@ -88,11 +96,15 @@ class ModelServer(ThreadingHTTPServer):
 
 
 def make_server(
-    llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None
+    llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None, **batching: Any
 ) -> ModelServer:
-    """Bind a server for `llm` (port 0 picks a free port); call `serve_forever()` to run it."""
+    """Bind a server for `llm` (port 0 picks a free port); call `serve_forever()` to run it.
+
+    `batching` tunes the batching engine of a local transformers model: `max_rows` (rows
+    decoded together), `window` (seconds to wait for more requests), `max_queued`.
+    """
     try:
-        return ModelServer((host, port), llm, model_name or llm.name)
+        return ModelServer((host, port), llm, model_name or llm.name, **batching)
     except OSError as err:
         raise VerbalRLError(
             f"cannot listen on {host}:{port} ({err}); is another server running there? "
@@ -101,10 +113,10 @@ def make_server(
 
 
 def serve(
-    llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None
+    llm: LLM, host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None, **batching: Any
 ) -> None:
     """Serve `llm` until Ctrl-C or SIGTERM, then close the socket and return."""
-    server = make_server(llm, host, port, model_name)
+    server = make_server(llm, host, port, model_name, **batching)
     previous = None
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (docker stop, process managers) stops as cleanly as Ctrl-C.
@@ -123,13 +135,13 @@ def serve(
 
 @contextmanager
 def serve_in_thread(
-    llm: LLM, host: str = "127.0.0.1", port: int = 0, model_name: str | None = None
+    llm: LLM, host: str = "127.0.0.1", port: int = 0, model_name: str | None = None, **batching: Any
 ) -> Iterator[ModelServer]:
     """Run a server in a background thread for the `with` block (tests, notebooks).
 
     `server.url` is the base URL to give `OpenAILLM`; port 0 picks a free port.
     """
-    server = make_server(llm, host, port, model_name)
+    server = make_server(llm, host, port, model_name, **batching)
     # A short poll interval makes shutdown() return quickly (it waits for one poll).
     thread = threading.Thread(
         target=server.serve_forever,
@@ -164,112 +176,89 @@ def _check_model(server: ModelServer, requested: str | None) -> None:
         )
 
 
-def _top_logprobs(server: ModelServer, prompts: list[Prompt]) -> list[list[tuple[str, float]]]:
-    top = getattr(server.llm, "top_logprobs", None)
-    if top is None:
-        raise HTTPError(
-            400,
-            f"model `{server.model_name}` does not provide logprobs",
-            param="logprobs",
-            code="logprobs_not_supported",
-        )
-    try:
-        with server.lock:
-            return top(prompts, MAX_TOP_LOGPROBS)
-    except CapabilityError as err:
-        raise HTTPError(
-            400,
-            f"model `{server.model_name}` does not provide logprobs: {err}",
-            param="logprobs",
-            code="logprobs_not_supported",
-        ) from err
-
-
-def completions(server: ModelServer, body: Any) -> dict[str, Any]:
+def completions(server: ModelServer, body: Any) -> Reply:
     """`POST /v1/completions`; choice `i * n + j` is sample j of prompt i, as in OpenAI."""
     req = CompletionRequest.model_validate(body)
     _check_model(server, req.model)
-    prompts: list[Prompt] = list(req.prompts())
-    config = req.config()
-    # Logprobs first: a model without them fails before spending time on sampling.
-    tops = _top_logprobs(server, prompts) if req.logprobs is not None else None
-    with server.lock:
-        rows = server.llm.generate(prompts, config)
-    choices: list[dict[str, Any]] = []
-    for i, row in enumerate(rows):
-        for c in row:
-            logprobs = None
-            if tops is not None and req.logprobs is not None:
-                logprobs = completion_logprobs(c.text, tops[i], req.logprobs)
-            choices.append(
-                {
-                    "index": len(choices),
-                    "text": c.text,
-                    "logprobs": logprobs,
-                    "finish_reason": c.finish_reason,
-                }
-            )
-    return {
-        **envelope("text_completion", server.model_name),
-        "choices": choices,
-        "usage": usage(rows),
-        **(LOGPROBS_NOTE if tops is not None else {}),
-    }
+    return Completions(server, req).reply()
 
 
-def chat_completions(server: ModelServer, body: Any) -> dict[str, Any]:
+def chat_completions(server: ModelServer, body: Any) -> Reply:
     """`POST /v1/chat/completions`."""
     req = ChatRequest.model_validate(body)
     _check_model(server, req.model)
-    prompt = req.prompt()
-    config = req.config()
-    tops = _top_logprobs(server, [prompt]) if req.logprobs else None
-    with server.lock:
-        rows = server.llm.generate([prompt], config)
-    choices: list[dict[str, Any]] = []
-    for j, c in enumerate(rows[0]):
-        logprobs = chat_logprobs(c.text, tops[0], req.top_logprobs or 0) if tops else None
-        choices.append(
-            {
-                "index": j,
-                "message": {"role": "assistant", "content": c.text},
-                "logprobs": logprobs,
-                "finish_reason": c.finish_reason,
-            }
-        )
-    return {
-        **envelope("chat.completion", server.model_name),
-        "choices": choices,
-        "usage": usage(rows),
-        **(LOGPROBS_NOTE if tops is not None else {}),
+    return Chat(server, req).reply()
+
+
+def _model_card(server: ModelServer) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "id": server.model_name,
+        "object": "model",
+        "created": server.created,
+        "owned_by": "verbalrl",
     }
+    if server.engine.context_length is not None:
+        card["max_model_len"] = server.engine.context_length
+    return card
 
 
 def models(server: ModelServer, body: Any) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [
-            {
-                "id": server.model_name,
-                "object": "model",
-                "created": server.created,
-                "owned_by": "verbalrl",
-            }
-        ],
-    }
+    return {"object": "list", "data": [_model_card(server)]}
+
+
+def model(server: ModelServer, body: Any, name: str) -> dict[str, Any]:
+    """`GET /v1/models/{id}`."""
+    _check_model(server, name)
+    return _model_card(server)
+
+
+def tokenize(server: ModelServer, body: Any) -> dict[str, Any]:
+    """`POST /tokenize` (vLLM's): the token ids of a prompt or of chat messages (template applied)."""
+    req = TokenizeRequest.model_validate(body)
+    _check_model(server, req.model)
+    prompt: Prompt = req.prompt if req.prompt is not None else [m.as_message() for m in req.messages or []]
+    tokens = server.engine.tokenize(prompt)
+    if req.add_special_tokens and isinstance(prompt, str):
+        bos = getattr(getattr(server.llm, "tokenizer", None), "bos_token_id", None)
+        tokens = ([bos] if bos is not None else []) + tokens
+    return {"tokens": tokens, "count": len(tokens), "max_model_len": server.engine.context_length}
+
+
+def detokenize(server: ModelServer, body: Any) -> dict[str, Any]:
+    """`POST /detokenize`: the text of token ids."""
+    req = DetokenizeRequest.model_validate(body)
+    _check_model(server, req.model)
+    return {"prompt": server.engine.detokenize(req.tokens)}
+
+
+def tokenizer_info(server: ModelServer, body: Any) -> dict[str, Any]:
+    """`GET /tokenizer_info`: special tokens and chat template (lm-eval's remote tokenizer reads it)."""
+    return server.engine.tokenizer_info()
 
 
 def health(server: ModelServer, body: Any) -> dict[str, Any]:
     return {"status": "ok", "model": server.model_name}
 
 
-Route = Callable[[ModelServer, Any], dict[str, Any]]
+Route = Callable[[ModelServer, Any], Any]
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/health"): health,
     ("GET", "/v1/models"): models,
     ("POST", "/v1/completions"): completions,
     ("POST", "/v1/chat/completions"): chat_completions,
+    ("POST", "/tokenize"): tokenize,
+    ("POST", "/detokenize"): detokenize,
+    ("GET", "/tokenizer_info"): tokenizer_info,
 }
+
+
+def _route(method: str, path: str) -> Route | None:
+    if (method, path) in ROUTES:
+        return ROUTES[(method, path)]
+    if method == "GET" and path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
+        name = path.removeprefix("/v1/models/")
+        return lambda server, body: model(server, body, name)
+    return None
 
 
 # ---- HTTP plumbing ------------------------------------------------------------
@@ -302,13 +291,17 @@ class _Handler(BaseHTTPRequestHandler):
             # Read the body before anything can fail: an unread body would be taken
             # for the next request on this keep-alive connection.
             raw = self._read_body() if method == "POST" else b""
-            route = ROUTES.get((method, path))
+            route = _route(method, path)
             if route is None:
                 known = any(p == path for _, p in ROUTES)
                 status = 405 if known else 404
                 raise HTTPError(status, f"no route {method} {path}", code="not_found")
             body = _parse_json(raw) if method == "POST" else None
-            self._send(200, route(self.server, body))
+            reply = route(self.server, body)
+            if isinstance(reply, Stream):
+                self._stream(reply)
+            else:
+                self._send(200, reply)
         except HTTPError as err:
             self._send(err.status, err.body)
         except ValidationError as err:
@@ -325,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ContextLengthError as err:
             param = "messages" if path == "/v1/chat/completions" else "prompt"
             self._send(400, error_body(str(err), param=param, code="context_length_exceeded"))
+        except QueueFullError as err:
+            self._send(503, error_body(str(err), type_="server_overloaded"), headers={"Retry-After": "1"})
         except (CapabilityError, ValueError) as err:
             self._send(400, error_body(str(err)))
         except Exception as err:
@@ -345,12 +340,46 @@ class _Handler(BaseHTTPRequestHandler):
             raise HTTPError(411, "a JSON body with a Content-Length header is required")
         return self.rfile.read(int(length))
 
-    def _send(self, status: int, payload: dict[str, Any], retry: bool | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: dict[str, Any],
+        retry: bool | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status, HTTPStatus(status).phrase)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if retry is not None:
             self.send_header("x-should-retry", "true" if retry else "false")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _stream(self, reply: Stream) -> None:
+        """Server-sent events over chunked transfer encoding (the connection stays usable)."""
+        self.send_response(200, "OK")
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            try:
+                for chunk in reply.chunks:
+                    self._event(json.dumps(chunk))
+            except Exception as err:  # noqa: BLE001 - headers are sent: report in the stream
+                logger.exception("verbalrl serve: stream failed")
+                self._event(json.dumps(error_body(f"{type(err).__name__}: {err}", type_="server_error")))
+            self._event("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            reply.cancel()  # the client went away: free its rows
+            self.close_connection = True
+
+    def _event(self, data: str) -> None:
+        payload = f"data: {data}\n\n".encode()
+        self.wfile.write(f"{len(payload):X}\r\n".encode() + payload + b"\r\n")
+        self.wfile.flush()

@@ -35,6 +35,15 @@ from .base import (
     validate_candidates,
     validate_prompts,
 )
+from .decode import (
+    Decoded,
+    DecodeRequest,
+    TokenLogprob,
+    cache_arg,
+    decode,
+    output_cache,
+    prompt_logprobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +274,21 @@ class TransformersLLM:
             text=text, prompt_tokens=prompt_len, completion_tokens=generated, finish_reason=finish
         )
 
+    # ------------------------------------------------------------- serving
+    def decode(self, requests: Sequence[DecodeRequest]) -> list[Decoded]:
+        """Decode rows with their own settings in one batch, streaming each (`decode.py`: the server's)."""
+        with self._lock:
+            return decode(self.model, self.tokenizer, self._eos_ids, requests, self.context_length)
+
+    def prompt_logprobs(self, ids: list[int], k: int = 0) -> list[TokenLogprob]:
+        """Each prompt token's log-probability given those before it, with the top `k` (for `echo`)."""
+        with self._lock:
+            return prompt_logprobs(self.model, self.tokenizer, ids, k)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        """The text of token ids."""
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
+
     # ------------------------------------------------------ next-token scoring
     def candidate_token_id(self, candidate: str) -> int:
         """The single token id of a candidate string; `ValueError` if it is several tokens."""
@@ -324,7 +348,7 @@ class TransformersLLM:
         cache = None
         if shared:
             prefix = torch.tensor([batch[0][:shared]], device=self.device)
-            cache = self.model(input_ids=prefix, use_cache=True).past_key_values
+            cache = output_cache(self.model(input_ids=prefix, use_cache=True))
             cache.batch_repeat_interleave(len(batch))
         suffixes = [ids[shared:] for ids in batch]
         width = max(len(s) for s in suffixes)
@@ -345,8 +369,8 @@ class TransformersLLM:
             input_ids=input_ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=positions.to(self.device),
-            past_key_values=cache,
             use_cache=cache is not None,
+            **{cache_arg(self.model): cache},
             logits_to_keep=1,
         ).logits
         return torch.log_softmax(logits[:, -1].float(), dim=-1).cpu()
