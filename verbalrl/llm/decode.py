@@ -96,6 +96,8 @@ class _Row:
     def add(self, token: int, entry: TokenLogprob | None) -> None:
         if token in self.eos:
             self.finish, self.eos_hit = "stop", True
+            if entry is not None:  # reported with empty text, so its distribution is not lost
+                self.logprobs.append(TokenLogprob("", entry.logprob, entry.top))
             self.release(final=True)
             return
         self.ids.append(token)

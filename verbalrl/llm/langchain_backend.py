@@ -9,7 +9,8 @@ In scope: `generate` through `Runnable.batch` (and `agenerate` through
 `n` samples (one call each, `seed + k` when seeded, so samples differ on a
 seeded server); stop sequences; token counts from each reply's
 `usage_metadata` (each sample is its own call, so each has its own count; a
-provider that reports none gives 0); and `next_token_probs` from the reply's
+provider that reports none gives 0 and a warning: a streaming `ChatOpenAI`,
+as in messages mode, reports usage only with `stream_usage=True`); and `next_token_probs` from the reply's
 `logprobs` where the provider returns them (OpenAI-compatible servers do:
 `verbalrl serve`, vLLM, OpenAI). A provider without them raises
 `CapabilityError` naming the provider.
@@ -28,6 +29,7 @@ uses the chat model's own settings and sends only the stop sequences.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +45,8 @@ from .base import (
     validate_candidates,
     validate_prompts,
 )
+
+log = logging.getLogger(__name__)
 
 _LENGTH_REASONS = frozenset({"length", "max_tokens", "MAX_TOKENS"})
 
@@ -97,6 +101,7 @@ class LangChainLLM:
         self.top_logprobs = top_logprobs
         # next_token_probs is not knowable before asking: a provider without logprobs raises then.
         self.capabilities = Capabilities(chat=True, raw_prompts=False, prefill=False, seed=sampling)
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"LangChainLLM({type(self.chat_model).__name__}, name={self.name!r})"
@@ -216,6 +221,12 @@ class LangChainLLM:
         for i in range(len(items)):
             row = replies[i * config.n : (i + 1) * config.n]
             rows.append([_completion(reply, config) for reply in row])
+        if not self._warned and any(c.completion_tokens == 0 and c.text for row in rows for c in row):
+            self._warned = True
+            log.warning(
+                "%s (%s) reported no token usage, so generated-token counts and token budgets read 0; "
+                "a streamed ChatOpenAI needs stream_usage=True", self.provider, self.name,
+            )
         return rows
 
     def _error(self, what: str, err: Exception) -> VerbalRLError:
