@@ -52,6 +52,7 @@ _EXPORTS = {
     "FewShotMethod": ".stream",
     "GraphMethod": ".stream",
     "run_stream": ".stream",
+    "GraphLLM": ".served_graph",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
