@@ -14,6 +14,7 @@ merging and MMR need the vectors anyway, and one model load serves both.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 DEFAULT_EMBEDDER = "default"
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the packaged folder holds
 _TOKEN = re.compile(r"\w+")
 
 
@@ -112,8 +114,25 @@ class SentenceTransformerEmbedder:
             return self._model
 
     @property
+    def model_id(self) -> str:
+        """Which model this is: the hub id of the packaged default, else the folder or id given."""
+        return DEFAULT_MODEL_ID if self.name == DEFAULT_EMBEDDER else str(self._path)
+
+    @property
+    def folder(self) -> Path | None:
+        """The local model folder (None for a hub id): plain chromadb can load the model from it."""
+        path = self._path.expanduser()
+        return path.resolve() if path.is_dir() else None
+
+    @property
     def dim(self) -> int:
-        """The vector size (loads the model the first time)."""
+        """The vector size (read from a local folder's pooling config, else by loading the model)."""
+        if self._dim is None and self.folder is not None:
+            try:
+                pooling = json.loads((self.folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+                self._dim = int(pooling["word_embedding_dimension"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
         if self._dim is None:
             model = self._load()
             getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension

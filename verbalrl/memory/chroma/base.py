@@ -28,7 +28,7 @@ from ..recall import QueryCache
 from ..schedule import DistillSchedule
 from ..stats import store_stats
 from .client import OpenedStore, open_store
-from .codec import from_metadata, to_row
+from .codec import foreign, from_metadata, is_ours, to_row
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class ChromaBase:
         for kind in KINDS:
             got = self._col(kind).get(ids=[record_id], include=["metadatas"])
             if got["ids"]:
-                return from_metadata(kind, (got["metadatas"] or [])[0])
+                return from_metadata(kind, (got["metadatas"] or [])[0], record_id)
         return None
 
     def count(self, kind: Kind = "experience") -> int:
@@ -161,8 +161,11 @@ class ChromaBase:
             got = col.get(where=where, include=["metadatas"], limit=batch, offset=offset)
             if not got["ids"]:
                 return
-            for meta in got["metadatas"] or []:
-                yield from_metadata(kind, meta)
+            for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                if is_ours(meta):
+                    yield from_metadata(kind, meta, rid)
+                else:
+                    foreign(rid, kind)
             offset += len(got["ids"])
 
     def tasks(self, kind: Kind = "experience") -> list[str]:
@@ -173,7 +176,7 @@ class ChromaBase:
             got = col.get(include=["metadatas"], limit=5_000, offset=offset)
             if not got["ids"]:
                 return sorted(found)
-            found.update(str(m.get("task")) for m in got["metadatas"] or [])
+            found.update(str(m.get("task")) for m in got["metadatas"] or [] if is_ours(m))
             offset += len(got["ids"])
 
     def stats(self) -> dict[str, Any]:

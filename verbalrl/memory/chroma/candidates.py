@@ -22,7 +22,7 @@ from chromadb.api.models.Collection import Collection
 
 from ..kinds import Kind
 from ..recall import Candidate, admits, group_of
-from .codec import as_rows, from_metadata
+from .codec import as_rows, foreign, from_metadata, is_ours
 
 WIDEN = 8
 
@@ -53,6 +53,9 @@ def fetch_candidates(
         rows = zip(ids, res["metadatas"][0], as_rows(res["embeddings"][0]), res["distances"][0], strict=True)
         for rid, meta, emb, dist in rows:
             sim = 1.0 - float(dist)
+            if not is_ours(meta):
+                foreign(rid, kind)
+                continue
             if rid in seen or not admits(
                 meta.get("task"),
                 meta.get("problem_key"),
@@ -65,7 +68,7 @@ def fetch_candidates(
             group = group_of(kind, meta.get("status"))
             if group in groups:
                 seen.add(rid)
-                groups[group].append((from_metadata(kind, meta), emb, sim))
+                groups[group].append((from_metadata(kind, meta, rid), emb, sim))
         return len(ids)
 
     def short() -> list[Any]:

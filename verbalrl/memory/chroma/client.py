@@ -3,8 +3,12 @@
 In scope: an embedded `PersistentClient` on a folder (checked to be a memory
 folder or empty, locked for one writer) or an `HttpClient` to a `chroma run`
 server; telemetry off; one cosine collection per record kind, registered with
-verbalrl's embedding function (never chromadb's default, which downloads a
-model), each wrapped to retry chromadb's transient server errors
+an embedding function plain chromadb can rebuild (chromadb's own
+sentence-transformers function on the packaged model folder for the default
+embedder; verbalrl's registered function, which needs `import
+verbalrl.memory`, for the others; never chromadb's default, which
+downloads a model) and metadata naming the embedding model and dimension,
+each wrapped to retry chromadb's transient server errors
 (`retry.py`); a check that the stored vectors were made by the same embedder.
 Left out: reading and writing records (`base.py`, `writes.py`).
 
@@ -26,10 +30,13 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings
-from chromadb.utils.embedding_functions import register_embedding_function
+from chromadb.utils.embedding_functions import (
+    SentenceTransformerEmbeddingFunction,
+    register_embedding_function,
+)
 
 from ..config import MemoryConfig
-from ..embedding import Embedder, resolve_embedder
+from ..embedding import Embedder, SentenceTransformerEmbedder, resolve_embedder
 from ..errors import EmbedderMismatchError, MemoryCorruptError, MemoryUnavailableError
 from ..kinds import KINDS, Kind
 from .lock import LOCK_NAME, FolderLock
@@ -72,6 +79,46 @@ class VerbalRLEmbeddingFunction(EmbeddingFunction[Documents]):
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> VerbalRLEmbeddingFunction:
         return VerbalRLEmbeddingFunction(str(config.get("embedder", "default")))
+
+
+class SharedSentenceTransformerFunction(SentenceTransformerEmbeddingFunction):
+    """chromadb's own sentence-transformers function, as plain chromadb rebuilds it from the collection.
+
+    The collection records `sentence_transformer` with the model's local folder, so
+    `chromadb.PersistentClient(path).get_collection(name).query(query_texts=...)` works
+    without importing verbalrl, offline, with the vectors verbalrl stores (normalised,
+    same model). Inside verbalrl this instance embeds through verbalrl's embedder (one
+    model load, lazily) instead of loading a second copy as chromadb's class would.
+    """
+
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:  # no super(): it loads eagerly
+        assert embedder.folder is not None
+        self.model_name = str(embedder.folder)
+        self.device = "cpu"
+        self.normalize_embeddings = True
+        self.kwargs: dict[str, Any] = {}
+        self._embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's name
+        return list(self._embedder.embed(list(input)))
+
+
+def chroma_function(embedder: Embedder) -> EmbeddingFunction[Documents]:
+    """The embedding function a collection records: chromadb's own where it can be (a local
+    sentence-transformers model, the default), else verbalrl's (registered on import)."""
+    if isinstance(embedder, SentenceTransformerEmbedder) and embedder.folder is not None:
+        return SharedSentenceTransformerFunction(embedder)
+    return VerbalRLEmbeddingFunction(embedder)
+
+
+def collection_metadata(embedder: Embedder) -> dict[str, Any]:
+    """What a collection says about its vectors: format, embedder name, model and dimension."""
+    return {
+        "verbalrl_format": FORMAT_VERSION,
+        "embedder": embedder.name,
+        "embedding_model": str(getattr(embedder, "model_id", embedder.name)),
+        "embedding_dim": int(embedder.dim),
+    }
 
 
 @dataclass
@@ -130,22 +177,36 @@ def _write_marker(folder: Path, embedder: Embedder) -> None:
     tmp.replace(marker)
 
 
+def _open_collection(client: ClientAPI, name: str, embedder: Embedder) -> Collection:
+    """Get or create one collection; one made before chromadb interop keeps verbalrl's function."""
+    # The embedder also lives with the collection (name, model, dimension): a server has no marker.
+    metadata = collection_metadata(embedder)
+    options: dict[str, Any] = {"configuration": {"hnsw": {"space": "cosine"}}, "metadata": metadata}
+    try:
+        return client.get_or_create_collection(name, embedding_function=chroma_function(embedder), **options)
+    except ValueError as exc:
+        if "conflict" not in str(exc).lower():
+            raise
+    # A memory written by an earlier verbalrl records the `verbalrl` function (readable by plain
+    # chromadb after `import verbalrl.memory`); chromadb cannot change a collection's function.
+    legacy = VerbalRLEmbeddingFunction(embedder)
+    return client.get_or_create_collection(name, embedding_function=legacy, **options)  # type: ignore[arg-type]
+
+
 def _collections(client: ClientAPI, config: MemoryConfig, embedder: Embedder) -> dict[Kind, Collection]:
-    ef = VerbalRLEmbeddingFunction(embedder)
     out: dict[Kind, Collection] = {}
     for kind in KINDS:
-        collection = client.get_or_create_collection(
-            f"{config.collection_prefix}-{_COLLECTION_SUFFIX[kind]}",
-            embedding_function=ef,  # type: ignore[arg-type]
-            configuration={"hnsw": {"space": "cosine"}},
-            # The embedder name also lives with the collection: a server has no marker file.
-            metadata={"verbalrl_format": FORMAT_VERSION, "embedder": embedder.name},
-        )
-        stored = (collection.metadata or {}).get("embedder")
+        name = f"{config.collection_prefix}-{_COLLECTION_SUFFIX[kind]}"
+        collection = _open_collection(client, name, embedder)
+        meta = dict(collection.metadata or {})
+        stored = meta.get("embedder")
         if stored is not None and stored != embedder.name:
             raise EmbedderMismatchError(
                 f"collection {collection.name} holds vectors from embedder {stored!r}, not {embedder.name!r}"
             )
+        wanted = collection_metadata(embedder)
+        if any(meta.get(k) != v for k, v in wanted.items()):  # an older memory: say which model
+            collection.modify(metadata={**meta, **wanted})
         out[kind] = RetryingCollection(collection)  # type: ignore[assignment]
     return out
 

@@ -24,7 +24,7 @@ from ..dedupe import NEIGHBOURS, plan_batch
 from ..kinds import KINDS, Kind, Record, embed_text, kind_of
 from ..records import Concept, Experience, Reflection
 from .base import ChromaBase, writes
-from .codec import as_rows, from_metadata
+from .codec import as_rows, foreign, from_metadata, is_ours
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class ChromaWrites(ChromaBase):
         for rid, meta, emb in zip(
             got["ids"], got["metadatas"] or [], as_rows(got["embeddings"]), strict=True
         ):
-            found[rid] = (cast(R, from_metadata(kind, meta)), emb)
+            if is_ours(meta):
+                found[rid] = (cast(R, from_metadata(kind, meta, rid)), emb)
         if self.config.dedupe_threshold is None:
             return found, neighbours
         res = col.query(
@@ -85,8 +86,11 @@ class ChromaWrites(ChromaBase):
             ids, metas = res["ids"][i], (res["metadatas"] or [[]])[i]
             dists, embs = (res["distances"] or [[]])[i], as_rows((res["embeddings"] or [[]])[i])
             for rid, meta, dist, emb in zip(ids, metas, dists, embs, strict=True):
+                if not is_ours(meta):
+                    foreign(rid, kind)
+                    continue
                 if rid not in found:
-                    found[rid] = (cast(R, from_metadata(kind, meta)), emb)
+                    found[rid] = (cast(R, from_metadata(kind, meta, rid)), emb)
                 neighbours[i].append((rid, 1.0 - float(dist)))
         return found, neighbours
 
@@ -146,7 +150,8 @@ class ChromaWrites(ChromaBase):
         col = self._col("concept")
         got = col.get(where={"task": task}, include=["metadatas"])
         if len(got["ids"]) > self.config.max_concepts:
-            stored = [cast(Concept, from_metadata("concept", m)) for m in got["metadatas"] or []]
+            rows = zip(got["ids"], got["metadatas"] or [], strict=True)
+            stored = [cast(Concept, from_metadata("concept", m, rid)) for rid, m in rows if is_ours(m)]
             keep = {c.id for c in strongest(stored, self.config.max_concepts)}
             col.delete(ids=[c.id for c in stored if c.id not in keep])
 
