@@ -25,6 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import GenerationConfig as HFGenerationConfig
 
 from ..errors import ContextLengthError, ModelNotFoundError
+from ..quiet import quiet_loading
 from .aliases import local_source, resolve_model
 from .base import (
     Capabilities,
@@ -132,8 +133,9 @@ class TransformersLLM:
         source = local_source(resolved)
         torch_dtype = pick_dtype(dtype, device)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+            with quiet_loading():
+                tokenizer = AutoTokenizer.from_pretrained(source)
+                model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
         except OSError as exc:
             raise ModelNotFoundError(
                 f"could not load model {name!r} from {source!r}: {exc}"
@@ -141,7 +143,8 @@ class TransformersLLM:
         if adapter is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter))
+            with quiet_loading():
+                model = PeftModel.from_pretrained(model, str(adapter))
         model.to(device)
         return cls(
             model, tokenizer, name=name, batch_size=batch_size, score_batch_size=score_batch_size

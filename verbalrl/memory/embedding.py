@@ -101,8 +101,11 @@ class SentenceTransformerEmbedder:
 
                 local = self._path.expanduser().is_dir()
                 source = str(self._path.expanduser()) if local else self.name
+                from ..quiet import quiet_loading
+
                 try:
-                    self._model = SentenceTransformer(source, device=self._device, local_files_only=local)
+                    with quiet_loading():
+                        self._model = SentenceTransformer(source, device=self._device, local_files_only=local)
                 except (OSError, ValueError) as exc:  # a typo or an offline hub: say what to give
                     from .errors import MemoryStoreError
 

@@ -17,6 +17,7 @@ from transformers import Trainer
 
 from ..llm.aliases import local_source, resolve_model
 from ..llm.transformers_backend import pick_dtype
+from ..quiet import quiet_deprecations
 from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, fingerprint, write_metadata
 from ..verifier.orm import load_classifier, render_prompt
 from .collators import BCECollator
@@ -63,7 +64,8 @@ def train_orm(
             lora_dropout=config.lora_dropout,
             target_modules=config.target_modules,
         )
-        model = get_peft_model(model, lora)
+        with quiet_deprecations():
+            model = get_peft_model(model, lora)
     rows = [
         {"input_ids": ids, "label": e.label}
         for e in labelled
@@ -79,7 +81,8 @@ def train_orm(
     )
     checkpoints = output_dir / "checkpoints"
     can_resume = resume and any(checkpoints.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if can_resume else None)
+    with quiet_deprecations():  # PEFT and TRL read a deprecated transformers property
+        trainer.train(resume_from_checkpoint=True if can_resume else None)
     if config.method == "lora":
         model.save_pretrained(output_dir)
     else:

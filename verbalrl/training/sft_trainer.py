@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..llm.transformers_backend import TransformersLLM
+from ..quiet import quiet_deprecations
 from ..verifier.artifact import FULL_MODEL_DIR, ArtifactMetadata, Kind, fingerprint, write_metadata
 from .collators import IGNORE, PadCollator
 from .examples import SFTExample
@@ -151,7 +152,8 @@ def load_for_training(config: SFTConfig) -> TransformersLLM:
             lora_dropout=config.lora_dropout,
             target_modules=config.target_modules,
         )
-        llm.model = get_peft_model(llm.model, lora)
+        with quiet_deprecations():
+            llm.model = get_peft_model(llm.model, lora)
     llm.model.train()
     return llm
 
@@ -187,7 +189,8 @@ def train_sft(
     can_resume = resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     if resume and not can_resume:
         log.warning("no checkpoint in %s: training from the start", checkpoints)
-    trainer.train(resume_from_checkpoint=True if can_resume else None)
+    with quiet_deprecations():  # PEFT and TRL read a deprecated transformers property
+        trainer.train(resume_from_checkpoint=True if can_resume else None)
     llm.model.eval()
     save_trained(llm, config, output_dir, kind, history.history, extra_metadata or {})
     return TrainResult(

@@ -118,6 +118,9 @@ def load_artifact_llm(folder: str | Path, expected: tuple[Kind, ...], **options:
         )
     from peft import PeftModel
 
-    llm.model = PeftModel.from_pretrained(llm.model, str(folder)).eval()
+    from ..quiet import quiet_loading
+
+    with quiet_loading():
+        llm.model = PeftModel.from_pretrained(llm.model, str(folder)).eval()
     llm.name = f"{meta.kind}:{folder.name}"
     return llm, meta

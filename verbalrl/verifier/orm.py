@@ -33,10 +33,13 @@ def load_classifier(source: str, dtype: Any) -> tuple[Any, Any]:
     """A causal LM with a one-logit classification head, and its tokenizer (pad = eos if unset)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    from ..quiet import quiet_loading
+
+    with quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=dtype)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=dtype)
     model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 
@@ -87,9 +90,11 @@ class ORMVerifier:
             )
         from peft import PeftModel
 
-        return cls(
-            PeftModel.from_pretrained(model, str(folder)), tokenizer, name=f"orm:{folder.name}"
-        )
+        from ..quiet import quiet_loading
+
+        with quiet_loading():
+            adapted = PeftModel.from_pretrained(model, str(folder))
+        return cls(adapted, tokenizer, name=f"orm:{folder.name}")
 
     def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
         import torch

@@ -102,6 +102,10 @@ class SharedSentenceTransformerFunction(SentenceTransformerEmbeddingFunction):
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's name
         return list(self._embedder.embed(list(input)))
 
+    def is_legacy(self) -> bool:
+        # chromadb's check builds the function from its config, which would load the model.
+        return False
+
 
 def chroma_function(embedder: Embedder) -> EmbeddingFunction[Documents]:
     """The embedding function a collection records: chromadb's own where it can be (a local
