@@ -137,3 +137,11 @@ def test_ray_scale_out_example() -> None:
     workers = {line.rsplit("worker ", 1)[1] for line in lines}
     assert len(workers) == 2  # both Ray worker processes solved problems
     assert "experiences" in out.split("shared memory after the run:")[1]
+
+
+@pytest.mark.slow
+def test_langchain_agent_example() -> None:
+    out = run_example("langchain_agent.py", "--n", "2", "--max-new-tokens", "24")
+    assert "UNTRAINED GenRM through ChatOpenAI" in out and out.count("p(Yes)") == 2
+    # the drafts stream from the solve node; GenRM's one-token scoring calls are not messages
+    assert "streamed message chunks per node: {'solve':" in out and "'verify'" not in out

@@ -144,8 +144,10 @@ class LangChainLLM:
         cands = validate_candidates(candidates)
         kwargs = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": self.top_logprobs}
         calls = [{"messages": to_langchain_messages(p), "kwargs": kwargs} for p in items]
+        # A one-token scoring call is not a message for LangGraph's messages stream (still traced).
+        options: Any = {"max_concurrency": self.max_concurrency, "tags": ["nostream"]}
         try:
-            replies = self._runner().batch(calls, {"max_concurrency": self.max_concurrency})
+            replies = self._runner().batch(calls, options)
         except Exception as err:
             raise CapabilityError(
                 f"{self.provider} ({self.name}) failed when asked for logprobs: {err}; this provider "
