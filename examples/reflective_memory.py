@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--temperature", type=float, default=0.7, help="0: greedy drafts")
     parser.add_argument("--distill-every", type=int, default=4)
     parser.add_argument("--learn-from-feedback", action="store_true")
     parser.add_argument("--style", choices=["turns", "quoted"], default="turns", help="exemplars as")
@@ -56,6 +57,7 @@ def main() -> None:
     console.print(f"verifier: {args.verifier or 'UNTRAINED GenRM (poor; pass --verifier PATH)'}")
     config = ReflectiveConfig(
         n_drafts=args.n,
+        temperature=args.temperature,
         max_rounds=args.trials,
         max_new_tokens=args.max_new_tokens,
         critic_max_new_tokens=min(64, args.max_new_tokens),

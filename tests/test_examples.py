@@ -73,7 +73,10 @@ def test_reflective_memory_example(tmp_path: Path) -> None:
         str(tmp_path / "m"),
         "--threshold",
         "0",  # accept every answer, so the first one passes the gate and teaches the second
-        *TINY,
+        "--temperature",
+        "0",  # greedy: a sampled first draft sometimes had no answer line and could not teach
+        "--max-new-tokens",
+        "32",
     )
     assert out.count("stored 1") == 2
     assert "0 demonstration(s)" in out and "1 demonstration(s)" in out  # the second recalls the first

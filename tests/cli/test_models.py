@@ -102,3 +102,15 @@ def test_graph_llm_replies_with_the_answer_or_the_chosen_solution():
     assert solution.text == "2 + 3 = 5\nAnswer: 5"
     with pytest.raises(ValueError, match="user message"):
         question_of([{"role": "system", "content": "x"}])
+
+
+def test_generate_with_a_langchain_chat_model_named_on_the_command_line(tmp_path, monkeypatch):
+    (tmp_path / "cli_chat_models.py").write_text(
+        "from langchain_core.language_models.fake_chat_models import FakeListChatModel\n"
+        "chat = FakeListChatModel(responses=['Answer: 4'])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out = invoke("generate", "--model", "langchain:cli_chat_models:chat", "--n", "2", "--json", "2+2?")
+    assert code == 0, out
+    payload = json.loads(out)
+    assert [c["text"] for c in payload[0]["completions"]] == ["Answer: 4", "Answer: 4"]

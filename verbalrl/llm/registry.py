@@ -149,6 +149,7 @@ def _langchain(
         raise VerbalRLError(
             f"langchain:{model} is a {type(target).__name__}, not a LangChain chat model (BaseChatModel)"
         )
+    options.pop("dtype", None)  # the CLI passes --dtype to every backend; a chat API has none
     return LangChainLLM(target, **options)
 
 

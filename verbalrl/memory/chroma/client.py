@@ -107,10 +107,26 @@ class SharedSentenceTransformerFunction(SentenceTransformerEmbeddingFunction):
         return False
 
 
+class _SharedModel:
+    """Stands in chromadb's model cache for verbalrl's loaded model (loaded on first use).
+
+    chromadb rebuilds a collection's embedding function from its stored config on every
+    write (to look for sparse-vector targets); its sentence-transformers class caches models
+    by name, so seeding that cache keeps it from loading a second copy of the same model.
+    """
+
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+        self._embedder = embedder
+
+    def encode(self, sentences: list[str], **kwargs: Any) -> Any:
+        return self._embedder._load().encode(sentences, **kwargs)
+
+
 def chroma_function(embedder: Embedder) -> EmbeddingFunction[Documents]:
     """The embedding function a collection records: chromadb's own where it can be (a local
     sentence-transformers model, the default), else verbalrl's (registered on import)."""
     if isinstance(embedder, SentenceTransformerEmbedder) and embedder.folder is not None:
+        SentenceTransformerEmbeddingFunction.models.setdefault(str(embedder.folder), _SharedModel(embedder))
         return SharedSentenceTransformerFunction(embedder)
     return VerbalRLEmbeddingFunction(embedder)
 
