@@ -30,7 +30,8 @@ uses the chat model's own settings and sends only the stop sequences.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import BackendError, CapabilityError, VerbalRLError
@@ -113,13 +114,9 @@ class LangChainLLM:
     ) -> list[list[Completion]]:
         config = config or GenerationConfig()
         items = self._check(prompts)
-        calls = self._calls(items, config)
-        try:
+        with self._provider_errors():
+            calls = self._calls(items, config)
             replies = self._runner().batch(calls, {"max_concurrency": self.max_concurrency})
-        except VerbalRLError:
-            raise
-        except Exception as err:
-            raise self._error("generate", err) from err
         return self._rows(items, replies, config)
 
     async def agenerate(
@@ -128,13 +125,9 @@ class LangChainLLM:
         """`generate` through `Runnable.abatch` (for async graphs and servers)."""
         config = config or GenerationConfig()
         items = self._check(prompts)
-        calls = self._calls(items, config)
-        try:
+        with self._provider_errors():
+            calls = self._calls(items, config)
             replies = await self._runner().abatch(calls, {"max_concurrency": self.max_concurrency})
-        except VerbalRLError:
-            raise
-        except Exception as err:
-            raise self._error("generate", err) from err
         return self._rows(items, replies, config)
 
     def next_token_probs(
@@ -231,8 +224,17 @@ class LangChainLLM:
             )
         return rows
 
-    def _error(self, what: str, err: Exception) -> VerbalRLError:
-        return BackendError(f"{self.provider} ({self.name}) failed to {what}: {type(err).__name__}: {err}")
+    @contextmanager
+    def _provider_errors(self) -> Iterator[None]:
+        """A provider's own exception becomes a `BackendError` naming it (ours pass through)."""
+        try:
+            yield
+        except VerbalRLError:
+            raise
+        except Exception as err:
+            raise BackendError(
+                f"{self.provider} ({self.name}) failed to generate: {type(err).__name__}: {err}"
+            ) from err
 
 
 # ---- conversions (pure functions) ------------------------------------------
