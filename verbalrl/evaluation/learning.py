@@ -45,9 +45,9 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _accuracy(
-    records: Sequence[dict[str, Any]], keep: Callable[[dict[str, Any]], bool] = lambda r: True
+    records: Sequence[dict[str, Any]], keep: Callable[[dict[str, Any]], bool] | None = None
 ) -> float | None:
-    return _mean([float(bool(r["correct"])) for r in records if keep(r)])
+    return _mean([float(bool(r["correct"])) for r in records if keep is None or keep(r)])
 
 
 def stream_rows(records: Records, segments: int = 3) -> list[dict[str, Any]]:
@@ -63,9 +63,9 @@ def stream_rows(records: Records, segments: int = 3) -> list[dict[str, Any]]:
             "method": method,
             "problems": len(items),
             "accuracy": _accuracy(items),
-            "families": {f: _accuracy(items, lambda r, f=f: r["family"] == f) for f in families},
+            "families": {f: _accuracy([r for r in items if r["family"] == f]) for f in families},
             "segments": [
-                _accuracy(items, lambda r, s=s, n=n: s * n <= segments * r["position"] < (s + 1) * n)
+                _accuracy([r for r in items if s * n <= segments * r["position"] < (s + 1) * n])
                 for s in range(segments)
             ],
             "llm_calls": _mean([r["llm_calls"] for r in items]),

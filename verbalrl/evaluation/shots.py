@@ -58,7 +58,7 @@ def pool_shots(records: Iterable[object], max_chars: int = 400) -> list[Shot]:
         text = getattr(r, "text", "").strip()
         if not getattr(r, "correct", False) or getattr(r, "finish_reason", "stop") == "length":
             continue
-        question = r.question
+        question = str(getattr(r, "question", ""))
         if question in seen or not text or len(text) > max_chars:
             continue
         seen.add(question)

@@ -20,7 +20,7 @@ Left out: verifier scoring calls (they produce numbers, reported by `scores`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..llm.base import Completion, Prompt
@@ -82,7 +82,7 @@ def report_calls(llm: Any, prompts: Sequence[Prompt], rows: Sequence[Sequence[Co
             run.on_llm_end(LLMResult(generations=[[ChatGeneration(message=reply)]]))
 
 
-def draft_summary(drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def draft_summary(drafts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """What a `drafts` or `scores` event says of each draft: id, answer, ok, score, tokens."""
     keys = ("id", "answer", "ok", "score", "tokens")
     return [{k: d.get(k) for k in keys} for d in drafts]

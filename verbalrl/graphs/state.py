@@ -64,7 +64,7 @@ class DemonstrationRecord(TypedDict):
 
 
 class ResultRecord(TypedDict):
-    """A finished problem; the runner adds correctness and seconds. The last four: reflective only."""
+    """A finished problem; the runner adds correctness and seconds. The last six: reflective only."""
 
     answer: str | None
     score: float | None
@@ -81,6 +81,8 @@ class ResultRecord(TypedDict):
     recalled: NotRequired[int]
     lessons: NotRequired[int]
     distilled: NotRequired[int]
+    demonstrations: NotRequired[int]
+    exemplar_stored: NotRequired[bool]
 
 
 def upsert(left: list[DraftRecord], right: list[DraftRecord]) -> list[DraftRecord]:

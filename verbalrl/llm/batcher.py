@@ -114,6 +114,6 @@ class Batcher:
                 job.future.set_result(results[start : start + len(job.requests)])
                 start += len(job.requests)
         while not self._jobs.empty():  # closing: fail whatever is still queued
-            job = self._jobs.get_nowait()
-            if job is not None and job.future.set_running_or_notify_cancel():
-                job.future.set_exception(VerbalRLError("the server is shutting down"))
+            left = self._jobs.get_nowait()
+            if left is not None and left.future.set_running_or_notify_cancel():
+                left.future.set_exception(VerbalRLError("the server is shutting down"))

@@ -17,7 +17,7 @@ validation (`server_schema.py`), decoding (`server_engine.py`).
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,9 +65,9 @@ class _Reply:
         self.events: queue.Queue[tuple[int, str, list[TokenLogprob]]] = queue.Queue()
         self.rows: list[Row] = []
 
-    def _rows(self, prompts: list[ServedPrompt], logprobs: int | None) -> list[Row]:
+    def _rows(self, prompts: Sequence[ServedPrompt], logprobs: int | None) -> list[Row]:
         config = self.req.config().model_copy(update={"n": 1})
-        rows = []
+        rows: list[Row] = []
         for prompt in prompts:
             for _ in range(self.n):
                 index = len(rows)

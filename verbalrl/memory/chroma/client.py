@@ -203,7 +203,8 @@ def _open_collection(client: ClientAPI, name: str, embedder: Embedder) -> Collec
     metadata = collection_metadata(embedder)
     options: dict[str, Any] = {"configuration": {"hnsw": {"space": "cosine"}}, "metadata": metadata}
     try:
-        return client.get_or_create_collection(name, embedding_function=chroma_function(embedder), **options)
+        function = chroma_function(embedder)
+        return client.get_or_create_collection(name, embedding_function=function, **options)  # type: ignore[arg-type]
     except ValueError as exc:
         if "conflict" not in str(exc).lower():
             raise
