@@ -60,6 +60,11 @@ class Batcher:
     def submit(self, requests: Sequence[DecodeRequest]) -> Future[list[Decoded]]:
         """Queue rows; the future gives their results in order (or the decoding error)."""
         job = _Job(list(requests))
+        if len(job.requests) > self.max_queued:  # could never be queued: the client must split it
+            raise ValueError(
+                f"a request of {len(job.requests)} rows (prompts x n) is more than this server queues "
+                f"({self.max_queued}); send fewer prompts or samples per request"
+            )
         with self._lock:
             if self._queued + len(job.requests) > self.max_queued:
                 raise QueueFullError(

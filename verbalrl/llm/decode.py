@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -175,12 +176,24 @@ def _sample(logits: torch.Tensor, req: DecodeRequest, generator: torch.Generator
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+_TEXTS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def token_text(tokenizer: Any, token: int) -> str:
+    """The text of one token id, cached per tokenizer: top-20 logprobs of every token decode many."""
+    texts = _TEXTS.setdefault(tokenizer, {})
+    text = texts.get(token)
+    if text is None:
+        text = texts[token] = str(tokenizer.decode([token]))
+    return text
+
+
 def _entry(tokenizer: Any, logprobs: torch.Tensor, token: int, k: int) -> TokenLogprob:
     top: TopK = []
     if k > 0:
         values, indices = logprobs.topk(k)
-        top = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices, strict=True)]
-    return TokenLogprob(tokenizer.decode([token]), float(logprobs[token]), top)
+        top = [(token_text(tokenizer, int(i)), float(v)) for v, i in zip(values, indices, strict=True)]
+    return TokenLogprob(token_text(tokenizer, token), float(logprobs[token]), top)
 
 
 @torch.inference_mode()
@@ -259,7 +272,7 @@ def prompt_logprobs(model: Any, tokenizer: Any, ids: list[int], k: int) -> list[
     device = next(model.parameters()).device
     logits = model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
     logprobs = torch.log_softmax(logits, dim=-1)
-    entries = [TokenLogprob(tokenizer.decode([ids[0]]), None)]
+    entries = [TokenLogprob(token_text(tokenizer, ids[0]), None)]
     for pos in range(1, len(ids)):
         entries.append(_entry(tokenizer, logprobs[pos - 1], ids[pos], k))
     return entries

@@ -74,6 +74,8 @@ class ModelServer(ThreadingHTTPServer):
     """The HTTP server; holds the model, its public name and the engine that runs requests."""
 
     daemon_threads = True  # idle keep-alive connections must not block shutdown
+    # The listen backlog (socketserver's default is 5): 64 clients connecting at once were reset.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], llm: LLM, model_name: str, **batching: Any) -> None:
         super().__init__(address, _Handler)
@@ -240,6 +242,13 @@ def health(server: ModelServer, body: Any) -> dict[str, Any]:
     return {"status": "ok", "model": server.model_name}
 
 
+def openapi_document(server: ModelServer, body: Any) -> dict[str, Any]:
+    """`GET /openapi.json`: the server's OpenAPI description (`server_openapi.py`)."""
+    from .server_openapi import openapi
+
+    return openapi(server.model_name)
+
+
 Route = Callable[[ModelServer, Any], Any]
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/health"): health,
@@ -249,6 +258,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/tokenize"): tokenize,
     ("POST", "/detokenize"): detokenize,
     ("GET", "/tokenizer_info"): tokenizer_info,
+    ("GET", "/openapi.json"): openapi_document,
 }
 
 

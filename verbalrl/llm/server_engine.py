@@ -64,11 +64,19 @@ class BatchedEngine:
 
     def tokenize(self, prompt: ServedPrompt) -> list[int]:
         if isinstance(prompt, list) and all(isinstance(t, int) for t in prompt):
-            return list(prompt)  # type: ignore[arg-type]
+            return self._known(prompt)  # type: ignore[arg-type]
         return list(self.llm.encode(prompt))
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        return str(self.llm.detokenize(ids))
+        return str(self.llm.detokenize(self._known(ids)))
+
+    def _known(self, ids: Sequence[int]) -> list[int]:
+        """Token ids the model has (a 400 names the first that is not)."""
+        vocab = len(self.llm.tokenizer)
+        bad = next((t for t in ids if not 0 <= t < vocab), None)
+        if bad is not None:
+            raise ValueError(f"token id {bad} is not in the model's vocabulary (0 to {vocab - 1})")
+        return list(ids)
 
     def tokenizer_info(self) -> dict[str, Any]:
         tok = self.llm.tokenizer
