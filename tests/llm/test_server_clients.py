@@ -190,3 +190,13 @@ def test_langchain_chat_openai_invokes_streams_and_fails_clearly_on_structured_o
 
         with pytest.raises(openai.BadRequestError, match="response_format|tools"):
             chat.with_structured_output(Answer).invoke("What is 2 + 2?")
+
+
+def test_token_ids_outside_the_vocabulary_and_oversized_requests_are_400(tiny_server: ModelServer) -> None:
+    base = tiny_server.url.removesuffix("/v1")
+    bad = httpx.post(base + "/detokenize", json={"tokens": [1, -5]})
+    assert bad.status_code == 400 and "token id -5 is not in the model's" in bad.json()["error"]["message"]
+    bad = httpx.post(tiny_server.url + "/completions", json={"prompt": [10**9], "max_tokens": 1})
+    assert bad.status_code == 400
+    huge = httpx.post(tiny_server.url + "/completions", json={"prompt": ["a"] * 3, "n": 128, "max_tokens": 1})
+    assert huge.status_code == 400 and "send fewer prompts or samples" in huge.json()["error"]["message"]
