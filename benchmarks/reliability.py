@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/reliability.py                       # all parts (~4-6 min on 2 busy cores)
     .venv/bin/python benchmarks/reliability.py --parts crash soak    # some of: crash soak lock server
+                                                                     #   faults fuzz load
 
 The work is done by the reliability harness, `tests/reliability/harness.py`
 (the tests in `tests/reliability/` use the same code; its docstring says
@@ -25,7 +26,9 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="+", default=["crash", "soak", "lock", "server"])
+    parser.add_argument(
+        "--parts", nargs="+", default=["crash", "soak", "lock", "server", "faults", "fuzz", "load"]
+    )
     parser.add_argument("--problems", type=int, default=500, help="soak problems")
     parser.add_argument("--embedder", default="hash:128", help="memory embedder ('default': all-MiniLM)")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -67,6 +70,61 @@ def main() -> None:
                 f"server {len(stored - r['experience_ids'])}; server experiences "
                 f"{len(r['experience_problems'])}, reflections {r['reflections']}"
             )
+        if "faults" in args.parts:
+            service_faults(work / "faults")
+        if "fuzz" in args.parts or "load" in args.parts:
+            served(args.parts)
+
+
+def service_faults(work: Path) -> None:
+    """The "Service faults" table: fault, injected how, finished, lost, duplicated, time to recover."""
+    from tests.reliability import service_faults as faults
+
+    restart = faults.model_server_restart(work / "restart", n=20, down=10.0, after=4)
+    gone = faults.model_server_gone(work / "gone", n=20, after=4, retry_wait=10.0)
+    print("\n## Service faults")
+    print("| fault | injected how | finished | lost | duplicated | time to recover |")
+    print("|---|---|---:|---:|---:|---|")
+    for r, recover in (
+        (restart, f"{r_s(restart['recover_s'])} after the restart ({restart['down_s']} s down)"),
+        (gone, f"stopped {r_s(gone['stopped_after_s'])} after the kill (rc {gone['stopped_returncode']}); "
+               f"`--resume` finished in {r_s(gone['resume_s'])}"),
+    ):
+        lost = r["problems"] - r["finished"]
+        print(f"| {r['fault']} | {r['injected']} | {r['finished']}/{r['problems']} | {lost} | "
+              f"{r['lines'] - r['finished']} | {recover} |")
+        for d in r["differences"]:
+            print(f"  difference: {d}")
+
+
+def r_s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+def served(parts: list[str]) -> None:
+    """Fuzzing and load against `verbalrl serve` in front of a tiny random Llama (context 512)."""
+    from tests.reliability.server_fuzz import fuzz
+    from tests.reliability.server_load import load
+    from verbalrl.llm.server import serve_in_thread
+    from verbalrl.llm.transformers_backend import TransformersLLM
+
+    llm = TransformersLLM.load("smollm2-135m-instruct")
+    with serve_in_thread(llm, model_name="smol", max_rows=16, max_queued=64) as srv:
+        if "fuzz" in parts:
+            f = fuzz(srv.url.removesuffix("/v1"), examples=50)
+            print("\n## Fuzzing (schemathesis from GET /openapi.json)")
+            statuses = dict(sorted(f.by_status.items()))
+            print(f"{f.requests} requests in {f.seconds:.0f} s; by status {statuses}; "
+                  f"5xx {f.server_errors}; findings {len(f.findings)}")
+            for line in f.findings[:10]:
+                print("  finding:", line)
+        if "load" in parts:
+            load(srv.url, clients=64, seconds=5)  # warm-up
+            r = load(srv.url, clients=64, seconds=30)
+            print("\n## Load: 64 concurrent clients, 30 s, 16 new tokens each, queue bound 64 rows")
+            print(r.summary())
+            for line in r.errors[:10]:
+                print("  error:", line)
 
 
 if __name__ == "__main__":

@@ -29,5 +29,12 @@ class BackendError(VerbalRLError):
     """A model backend failed: a server is unreachable or answered with an error."""
 
 
+class ServiceUnavailableError(BackendError):
+    """A model server did not answer within its retry budget (down, or overloaded).
+
+    Never recorded as a problem's result: a run stops on it and resumes later (`--resume`).
+    """
+
+
 class TaskNotFoundError(VerbalRLError):
     """An unknown task name was requested."""

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from .errors import ServiceUnavailableError
+
 if TYPE_CHECKING:
     from .tasks.base import Problem
     from .verifier.base import Usage, Verifier
@@ -155,12 +157,16 @@ def score_candidates(verifier: Verifier, problem: Problem, texts: Sequence[str])
     """Score `texts` in one verifier call, clamped to [0, 1]; a verifier that raises gives `error`.
 
     A failing verifier must end a loop with what it has, not crash a run of many problems.
+    A verifier whose model server is down (`ServiceUnavailableError`) is not a verifier
+    failure: it propagates, so the run stops and resumes later instead of recording a result.
     """
     try:
         verification = verifier.verify(problem, list(texts))
         scores = [min(1.0, max(0.0, float(s))) for s in verification.scores]
         if len(scores) != len(texts):
             raise ValueError(f"verifier returned {len(scores)} scores for {len(texts)} candidates")
+    except ServiceUnavailableError:
+        raise
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("verifier %s failed: %s", getattr(verifier, "name", "?"), exc)
         return Scoring([], [], None, f"verifier error: {type(exc).__name__}: {exc}")

@@ -142,18 +142,22 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def load_model(model: str, base_url: str | None = None, dtype: str = "auto") -> Any:
+def load_model(
+    model: str, base_url: str | None = None, dtype: str = "auto", *, retry_wait: float | None = None
+) -> Any:
     """Load the model behind `--model` with a status line (every command that takes --model).
 
     Any backend registered with `verbalrl.llm.registry.register_backend`
     works: `--model fake:x` after `register_backend("fake", loader)`.
+    `retry_wait`: for an `openai:` model, seconds to wait for an unreachable server.
     """
     from ..llm.registry import load_llm, split_backend
 
     kind, _ = split_backend(model)
     with err_console.status(f"loading {model} ..."):
         if kind == "openai":
-            return load_llm(model, base_url=base_url)
+            waiting = {} if retry_wait is None else {"retry_wait": retry_wait}
+            return load_llm(model, base_url=base_url, **waiting)
         if kind == "transformers":
             quiet_transformers()
         return load_llm(model, dtype=dtype)

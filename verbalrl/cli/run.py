@@ -191,12 +191,18 @@ def _check_graph(graph: str) -> None:
         raise VerbalRLError(f"unknown graph {graph!r}: choose one of {', '.join(GRAPHS)}")
 
 
-def execute(spec: RunSpec, ray: RayOptions | None, *, runs_dir: Path | None, progress: bool) -> RunReport:
-    """Run (or finish) the run `spec` describes: in this process, or on Ray workers with `ray`."""
+def execute(
+    spec: RunSpec, ray: RayOptions | None, *, runs_dir: Path | None, progress: bool, retry_wait: float = 0.0
+) -> RunReport:
+    """Run (or finish) the run `spec` describes: in this process, or on Ray workers with `ray`.
+
+    `retry_wait`: how long an `openai:` model here waits for its server (Ray workers read
+    `$VERBALRL_RETRY_WAIT`)."""
     from ..run import build_runner, run_memory
 
     task, problems = spec.load_problems()
-    llm = None if ray is not None else load_model(spec.model or "", spec.base_url, spec.dtype)
+    model, base_url = spec.model or "", spec.base_url
+    llm = None if ray is not None else load_model(model, base_url, spec.dtype, retry_wait=retry_wait)
     hint = f"verbalrl run --resume {spec.run_id}" + (" --ray" if ray is not None else "")
     with run_memory(spec, opener=None if ray is not None else _open_run_memory) as memory:
         runner = build_runner(
@@ -290,6 +296,14 @@ def run_cmd(
     gate_threshold: GateOpt = None,
     no_gate_majority: NoMajorityOpt = False,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
+    retry_wait: Annotated[
+        float,
+        typer.Option(
+            envvar="VERBALRL_RETRY_WAIT",
+            help="seconds an openai: model waits for its server to come back before the run stops "
+            "(then --resume)",
+        ),
+    ] = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable.
@@ -300,6 +314,8 @@ def run_cmd(
     """
     from ..run import RayOptions, RunOptions, new_run_spec, read_spec
 
+    if retry_wait < 0:
+        raise VerbalRLError("--retry-wait must be >= 0 seconds")
     use_ray = use_ray or ray_address is not None
     ray = RayOptions(address=ray_address, max_in_flight=max_in_flight, retries=retries) if use_ray else None
     if resume:
@@ -323,7 +339,7 @@ def run_cmd(
             verifier=choose_verifier(verifier, task, task_options(level, data, task_option)),
             memory_url=memory_url, config=config, options=options, ray=use_ray,
         )  # fmt: skip
-    print_report(execute(spec, ray, runs_dir=runs_dir, progress=progress), json_out)
+    print_report(execute(spec, ray, runs_dir=runs_dir, progress=progress, retry_wait=retry_wait), json_out)
 
 
 def solve_cmd(

@@ -23,13 +23,21 @@ the extra samples differ from the first).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import BackendError, CapabilityError, ContextLengthError, ModelNotFoundError
+from ..errors import (
+    BackendError,
+    CapabilityError,
+    ContextLengthError,
+    ModelNotFoundError,
+    ServiceUnavailableError,
+)
 from .base import (
     Capabilities,
     Completion,
@@ -45,6 +53,8 @@ from .base import (
 
 if TYPE_CHECKING:
     import openai
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["chat", "completions", "auto"]
 Endpoint = Literal["chat", "completions"]
@@ -72,6 +82,11 @@ class OpenAILLM:
     batch go out concurrently, at most `max_concurrency` at a time.
     `top_logprobs` is how many alternatives `next_token_probs` asks for
     (20 is the most OpenAI's chat API and vLLM's default allow).
+    `retry_wait`: when the server stays unreachable or overloaded (429, 502,
+    503, 504) after those retries, keep trying for up to this many seconds
+    (backoff 1, 2, 4, 5, 5, ... s) before `ServiceUnavailableError`: a model
+    server restarted mid-run costs a pause, not the run. `load_llm("openai:...")`
+    takes it from `$VERBALRL_RETRY_WAIT` (`verbalrl run --retry-wait`).
     """
 
     def __init__(
@@ -85,6 +100,7 @@ class OpenAILLM:
         *,
         max_concurrency: int = 8,
         top_logprobs: int = 20,
+        retry_wait: float = 0.0,
     ) -> None:
         if mode not in ("chat", "completions", "auto"):
             raise ValueError(f"mode must be 'chat', 'completions' or 'auto', got {mode!r}")
@@ -92,6 +108,9 @@ class OpenAILLM:
             raise ValueError(
                 "need timeout > 0, max_retries >= 0, max_concurrency >= 1, 1 <= top_logprobs <= 20"
             )
+        if retry_wait < 0:
+            raise ValueError("retry_wait must be >= 0 seconds")
+        self.retry_wait = float(retry_wait)
         sdk = _import_openai()
         self.name = model
         self.model = model
@@ -213,6 +232,27 @@ class OpenAILLM:
         return f"{self.base_url}/{'chat/completions' if endpoint == 'chat' else 'completions'}"
 
     def _create(self, prompt: Prompt, params: dict[str, Any]) -> tuple[Endpoint, Any]:
+        """One request; an unreachable or overloaded server is retried for up to `retry_wait` s."""
+        waited, delay, rounds = 0.0, 1.0, 0
+        while True:
+            try:
+                return self._create_once(prompt, params)
+            except ServiceUnavailableError as err:
+                rounds += 1
+                if waited + delay > self.retry_wait:
+                    if self.retry_wait <= 0:
+                        raise
+                    raise ServiceUnavailableError(
+                        f"{err}; still no answer after waiting {waited:.0f} s ({rounds} rounds of "
+                        "attempts): start the server again, then resume the run (`verbalrl run "
+                        "--resume RUN_ID`); nothing finished is lost"
+                    ) from err
+                log.warning("model server unavailable (%s); retrying in %.0f s", err, delay)
+                time.sleep(delay)
+                waited += delay
+                delay = min(2 * delay, 5.0)
+
+    def _create_once(self, prompt: Prompt, params: dict[str, Any]) -> tuple[Endpoint, Any]:
         sdk = _import_openai()
         endpoint = self._endpoint(prompt)
         response: Any
@@ -231,7 +271,7 @@ class OpenAILLM:
         except sdk.APIConnectionError as err:
             # APITimeoutError is a subclass: both mean no answer came back.
             what = "timed out" if isinstance(err, sdk.APITimeoutError) else "unreachable"
-            raise BackendError(
+            raise ServiceUnavailableError(
                 f"{self._url(endpoint)} {what} after {self.max_retries + 1} attempts "
                 f"({err.__cause__ or err}); is the server running at {self.base_url}?"
             ) from err
@@ -260,7 +300,10 @@ class OpenAILLM:
             # The client retries these unless the server said not to (verbalrl serve's 500s).
             retried = err.response.headers.get("x-should-retry") != "false"
             attempts = self.max_retries + 1 if retried else 1
-            return BackendError(f"{where} (after {attempts} attempt{'s' * (attempts > 1)})")
+            message = f"{where} (after {attempts} attempt{'s' * (attempts > 1)})"
+            if err.status_code in (429, 502, 503, 504):  # overloaded or restarting: worth waiting for
+                return ServiceUnavailableError(message)
+            return BackendError(message)
         return BackendError(where)
 
     def _map(self, fn: Any, items: list[Prompt]) -> list[Any]:

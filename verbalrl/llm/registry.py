@@ -23,6 +23,8 @@ from ..errors import VerbalRLError
 from .base import LLM
 
 Backend = str  # a registered prefix, or "auto"
+# How long an `openai:` model waits for an unreachable server (seconds); `verbalrl run --retry-wait`.
+RETRY_WAIT_ENV = "VERBALRL_RETRY_WAIT"
 BackendLoader = Callable[..., LLM]  # loader(model, *, base_url=None, api_key=None, **options)
 
 _BACKENDS: dict[str, BackendLoader] = {}
@@ -102,6 +104,12 @@ def _openai(model: str, *, base_url: str | None = None, api_key: str | None = No
             "an openai: model needs a server URL: pass base_url=... (or --base-url) "
             "or set OPENAI_BASE_URL, e.g. http://127.0.0.1:8000/v1 for `verbalrl serve`"
         )
+    if "retry_wait" not in options and os.environ.get(RETRY_WAIT_ENV):
+        try:
+            options["retry_wait"] = float(os.environ[RETRY_WAIT_ENV])
+        except ValueError:
+            given = os.environ[RETRY_WAIT_ENV]
+            raise VerbalRLError(f"${RETRY_WAIT_ENV} must be a number of seconds, got {given!r}") from None
     return OpenAILLM(model=model, base_url=url, api_key=api_key, **options)
 
 

@@ -1,0 +1,187 @@
+"""Service faults (issue 16): the model server dies under a running `verbalrl run`.
+
+A real `verbalrl serve` process serves the deterministic `ScriptedArithmetic`
+model (the harness launcher registers it: `harness.py cli serve`), and a real
+`verbalrl run` of the reflective graph uses it as `--model openai:...`.
+
+1. `model_server_restart`: the server is killed (SIGKILL) once a few results
+   are written, and started again on the same port `down` seconds later; the
+   run waits (`--retry-wait`) and finishes. Compared with a clean run: every
+   problem once, the same per-problem results, the same memory.
+2. `model_server_gone`: the server is killed and does not come back within
+   the run's `--retry-wait`: the run stops with a clear message; the server
+   comes back; `--resume` finishes the run, again equal to the clean run.
+
+`tests/reliability/test_service_faults.py` asserts; `benchmarks/reliability.py`
+prints the "Service faults" table.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .harness import (
+    LEVEL,
+    _free_port,
+    child_env,
+    comparable,
+    memory_snapshot,
+    results_of,
+    resume_argv,
+    run_cli,
+    start_cli,
+)
+
+SERVED = "scripted:arithmetic"  # the name the server serves (its --model)
+
+
+def start_model_server(
+    port: int, env: dict[str, str], log: Path, timeout: float = 60
+) -> subprocess.Popen[bytes]:
+    """`verbalrl serve` of the scripted model on loopback; returns once it answers /health."""
+    proc = start_cli(["serve", "--model", SERVED, "--port", str(port)], env, log)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"verbalrl serve did not start: see {log}") from None
+            time.sleep(0.1)
+
+
+def served_run_argv(run_id: str, runs: Path, memory: Path, n: int, port: int, retry_wait: float) -> list[str]:
+    """`verbalrl run` of the reflective graph on the served model."""
+    return [
+        "run", "--graph", "reflective", "--model", f"openai:{SERVED}",
+        "--base-url", f"http://127.0.0.1:{port}/v1", "--verifier", "checker",
+        "--task", "arithmetic", "--level", str(LEVEL), "--problems", str(n), "--n-drafts", "2",
+        "--memory", str(memory), "--run-id", run_id, "--runs-dir", str(runs), "--no-progress",
+        "--retry-wait", str(retry_wait),
+    ]
+
+
+def _wait_lines(results: Path, count: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(results_of(results)) < count:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the run wrote {len(results_of(results))} results, not {count}")
+        time.sleep(0.05)
+
+
+def differences(results: list[dict[str, Any]], clean: list[dict[str, Any]],
+                memory: dict[str, Any], clean_memory: dict[str, Any]) -> list[str]:
+    """How a faulted run differs from the clean one: lost, doubled or changed problems and memory."""
+    problems = []
+    ids = [r["problem_id"] for r in results]
+    want = {r["problem_id"]: r for r in clean}
+    if sorted(ids) != sorted(want) or len(ids) != len(set(ids)):
+        problems.append(f"problem ids differ: {len(ids)} lines, {len(set(ids))} distinct, clean {len(want)}")
+    for r in results:
+        if r["problem_id"] in want and comparable(r) != comparable(want[r["problem_id"]]):
+            clean_record = comparable(want[r["problem_id"]])
+            problems.append(f"{r['problem_id']}: {comparable(r)} != clean {clean_record}")
+    for kind in ("experiences", "reflections"):
+        got, ref = set(memory[kind]), set(clean_memory[kind])
+        problems += [f"{kind}: lost {rid}" for rid in sorted(ref - got)]
+        problems += [f"{kind}: extra {rid}" for rid in sorted(got - ref)]
+    return problems
+
+
+def _clean(work: Path, n: int, port: int, env: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    server = start_model_server(port, env, work / "logs" / "clean-server.log")
+    try:
+        argv = served_run_argv("clean", work / "clean-runs", work / "clean-mem", n, port, 5)
+        rc = run_cli(argv, env, work / "logs" / "clean.log")
+        assert rc == 0, (work / "logs" / "clean.log").read_text()[-2000:]
+    finally:
+        server.kill()
+        server.wait()
+    return results_of(work / "clean-runs" / "clean" / "results.jsonl"), memory_snapshot(work / "clean-mem")
+
+
+def model_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after: int = 3,
+                         sleep: float = 0.05, timeout: float = 300) -> dict[str, Any]:
+    """Kill the model server after `after` results, restart it `down` s later; the run waits."""
+    env = child_env(work, RELIABILITY_SLEEP=sleep)
+    port = _free_port()
+    clean, clean_memory = _clean(work, n, port, env)
+    runs, results = work / "runs", work / "runs" / "faulted" / "results.jsonl"
+    server = start_model_server(port, env, work / "logs" / "server-1.log")
+    run = start_cli(served_run_argv("faulted", runs, work / "mem", n, port, down + 60), env,
+                    work / "logs" / "faulted.log")
+    try:
+        _wait_lines(results, after, run, timeout)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        killed_at, before = time.monotonic(), len(results_of(results))
+        time.sleep(down)
+        server = start_model_server(port, env, work / "logs" / "server-2.log")
+        restarted_at = time.monotonic()
+        _wait_lines(results, before + 1, run, timeout)
+        recovered = time.monotonic() - restarted_at
+        returncode = run.wait(timeout=timeout)
+    finally:
+        for proc in (run, server):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    got = results_of(results)
+    memory = memory_snapshot(work / "mem")
+    return {
+        "fault": "model server killed, restarted later",
+        "injected": f"SIGKILL to `verbalrl serve` after {after} results; restarted {down:.0f} s later",
+        "returncode": returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
+        "lines": len(got), "down_s": round(restarted_at - killed_at, 1), "recover_s": round(recovered, 1),
+        "differences": differences(got, clean, memory, clean_memory),
+        "log": (work / "logs" / "faulted.log").read_text(errors="replace")[-2000:],
+    }
+
+
+def model_server_gone(work: Path, *, n: int = 10, after: int = 3, retry_wait: float = 3.0,
+                      sleep: float = 0.05, timeout: float = 300) -> dict[str, Any]:
+    """Kill the model server for good: the run stops after `retry_wait`, then `--resume` finishes."""
+    env = child_env(work, RELIABILITY_SLEEP=sleep)
+    port = _free_port()
+    clean, clean_memory = _clean(work, n, port, env)
+    runs, results = work / "runs", work / "runs" / "gone" / "results.jsonl"
+    server = start_model_server(port, env, work / "logs" / "server-1.log")
+    argv = served_run_argv("gone", runs, work / "mem", n, port, retry_wait)
+    run = start_cli(argv, env, work / "logs" / "gone.log")
+    try:
+        _wait_lines(results, after, run, timeout)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        killed_at = time.monotonic()
+        stopped_rc = run.wait(timeout=timeout)
+        stopped_after = time.monotonic() - killed_at
+        finished_before = len(results_of(results))
+        server = start_model_server(port, env, work / "logs" / "server-2.log")
+        resumed_at = time.monotonic()
+        resume = [*resume_argv("gone", runs), "--retry-wait", "5"]
+        resume_rc = run_cli(resume, env, work / "logs" / "resume.log")
+        resume_s = time.monotonic() - resumed_at
+    finally:
+        for proc in (run, server):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    got = results_of(results)
+    memory = memory_snapshot(work / "mem")
+    return {
+        "fault": "model server killed, never back within the retry budget",
+        "injected": f"SIGKILL to `verbalrl serve` after {after} results; run --retry-wait {retry_wait:.0f}",
+        "stopped_returncode": stopped_rc, "stopped_after_s": round(stopped_after, 1),
+        "finished_before_resume": finished_before, "resume_returncode": resume_rc,
+        "resume_s": round(resume_s, 1),
+        "problems": n, "finished": len({r["problem_id"] for r in got}), "lines": len(got),
+        "differences": differences(got, clean, memory, clean_memory),
+        "stop_log": (work / "logs" / "gone.log").read_text(errors="replace")[-2000:],
+    }
