@@ -200,3 +200,37 @@ def test_token_ids_outside_the_vocabulary_and_oversized_requests_are_400(tiny_se
     assert bad.status_code == 400
     huge = httpx.post(tiny_server.url + "/completions", json={"prompt": ["a"] * 3, "n": 128, "max_tokens": 1})
     assert huge.status_code == 400 and "send fewer prompts or samples" in huge.json()["error"]["message"]
+
+
+def test_a_client_that_hangs_up_before_its_answer_frees_its_rows(
+    tiny_server: ModelServer, monkeypatch
+) -> None:
+    import socket
+    import time
+
+    batcher = tiny_server.engine.batcher  # type: ignore[union-attr]
+    finished: list[tuple[str, int]] = []
+    decode = batcher._decode
+
+    def recording(requests):  # type: ignore[no-untyped-def]
+        out = decode(requests)
+        finished.extend((d.finish_reason, d.completion_tokens) for d in out)
+        return out
+
+    monkeypatch.setattr(batcher, "_decode", recording)
+    host, port = tiny_server.server_address[:2]
+    body = json.dumps({"prompt": "Once upon a time", "max_tokens": 480, "temperature": 0}).encode()
+    with socket.create_connection((str(host), int(port))) as sock:
+        sock.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        time.sleep(0.3)  # generation under way; then hang up without reading
+    deadline = time.monotonic() + 30
+    while not finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reason, tokens = finished[0]
+    assert reason == "cancelled" and tokens < 480
+    # the server is fine afterwards
+    ok = httpx.post(tiny_server.url + "/completions", json={"prompt": "hi", "max_tokens": 2}, timeout=30)
+    assert ok.status_code == 200

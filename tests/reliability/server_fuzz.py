@@ -49,10 +49,28 @@ def _check(report: FuzzReport, label: str, status: int, text: str) -> None:
             report.findings.append(f"{label}: {status} without an OpenAI error body: {text[:200]}")
 
 
+def _sender(operation: Any, base_url: str, examples: int, timeout: float, report: FuzzReport) -> Any:
+    """A hypothesis test that sends `examples` generated requests of one operation."""
+    from hypothesis import HealthCheck, given, settings
+
+    label = operation.label
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def send(case: Any) -> None:
+        try:
+            response = case.call(base_url=base_url, timeout=timeout)
+        except Exception as err:  # noqa: BLE001 - a hang or a dropped connection is a finding
+            report.findings.append(f"{label}: no answer ({type(err).__name__}: {err})")
+            return
+        _check(report, label, response.status_code, response.text)
+
+    return send
+
+
 def fuzz(base_url: str, examples: int = 25, timeout: float = 30.0) -> FuzzReport:
     """Fuzz the server at `base_url` (http://HOST:PORT): `examples` generated requests per operation."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
 
     report = FuzzReport()
     start = time.perf_counter()
@@ -62,20 +80,7 @@ def fuzz(base_url: str, examples: int = 25, timeout: float = 30.0) -> FuzzReport
         for result in schema.get_all_operations():
             operation = result.ok()
 
-            label = operation.label
-
-            @given(case=operation.as_strategy())
-            @settings(max_examples=examples, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def send(case: Any, label: str = label) -> None:
-                try:
-                    response = case.call(base_url=base_url, timeout=timeout)
-                except Exception as err:  # noqa: BLE001 - a hang or a dropped connection is a finding
-                    report.findings.append(f"{label}: no answer ({type(err).__name__}: {err})")
-                    return
-                _check(report, label, response.status_code, response.text)
-
-            send()
+            _sender(operation, base_url, examples, timeout, report)()
             if operation.method.upper() == "POST":
                 for raw in (b"{not json", bytes(range(256))):
                     r = httpx.post(base_url + operation.path, content=raw, timeout=timeout,

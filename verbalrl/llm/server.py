@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -40,7 +42,7 @@ from ..errors import CapabilityError, ContextLengthError, VerbalRLError
 from .base import LLM, Prompt
 from .batcher import QueueFullError
 from .server_engine import make_engine
-from .server_replies import Chat, Completions, Reply, Stream
+from .server_replies import CONNECTION, Chat, Completions, Reply, Stream
 from .server_schema import (
     ChatRequest,
     CompletionRequest,
@@ -307,6 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status = 405 if known else 404
                 raise HTTPError(status, f"no route {method} {path}", code="not_found")
             body = _parse_json(raw) if method == "POST" else None
+            CONNECTION.gone = self._client_gone
             reply = route(self.server, body)
             if isinstance(reply, Stream):
                 self._stream(reply)
@@ -341,6 +344,14 @@ class _Handler(BaseHTTPRequestHandler):
                 retry=False,
             )
 
+    def _client_gone(self) -> bool:
+        """Whether the client closed its connection (readable with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit() or int(length) > MAX_BODY_BYTES:
@@ -365,8 +376,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("x-should-retry", "true" if retry else "false")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left before its answer: nothing to tell it
 
     def _stream(self, reply: Stream) -> None:
         """Server-sent events over chunked transfer encoding (the connection stays usable)."""

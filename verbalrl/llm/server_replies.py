@@ -17,6 +17,7 @@ validation (`server_schema.py`), decoding (`server_engine.py`).
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ POLL = 0.1  # seconds between checks that a stream's batch is still running
 # An extra top-level field (clients ignore unknown fields) for a model served through its
 # `LLM` protocol only, so a reader of the raw response knows not every token has logprobs.
 LOGPROBS_NOTE = {"logprobs_scope": "first generated token only"}
+
+
+# The handler's connection, for this thread: `CONNECTION.gone()` says whether its client hung up.
+CONNECTION = threading.local()
 
 
 @dataclass
@@ -85,6 +90,17 @@ class _Reply:
         for row in self.rows:
             row.cancelled.set()
 
+    def _wait(self, future: Future[list[Decoded]]) -> list[Decoded]:
+        """The results; a client that hangs up meanwhile has its rows cancelled (no leaked work)."""
+        gone = getattr(CONNECTION, "gone", None)
+        while True:
+            try:
+                return future.result(timeout=POLL)
+            except TimeoutError:
+                if gone is not None and gone():
+                    self._cancel()
+                    gone = None  # cancelled once; the batch ends these rows at its next step
+
     def _deltas(self, future: Future[list[Decoded]] | None) -> Iterator[tuple[int, str, list[TokenLogprob]]]:
         """The rows' text as it is decoded, until the batch ends (then the rest of the queue)."""
         while future is not None:
@@ -110,7 +126,7 @@ class Completions(_Reply):
         future = self._submit()
         if req.stream:
             return Stream(self._stream(future), self._cancel)
-        results = future.result() if future is not None else []
+        results = self._wait(future) if future is not None else []
         choices = []
         for i in range(len(self.prompts) * (self.n if generate else 1)):
             p = i // self.n if generate else i
@@ -172,7 +188,7 @@ class Chat(_Reply):
         if req.stream:
             return Stream(self._stream(future), self._cancel)
         assert future is not None
-        results = future.result()
+        results = self._wait(future)
         choices = []
         for j, result in enumerate(results):
             choices.append({
