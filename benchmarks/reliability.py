@@ -73,7 +73,7 @@ def main() -> None:
         if "faults" in args.parts:
             service_faults(work / "faults")
         if "fuzz" in args.parts or "load" in args.parts:
-            served(args.parts)
+            served(args.parts, work)
 
 
 def service_faults(work: Path) -> None:
@@ -101,27 +101,31 @@ def r_s(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
-def served(parts: list[str]) -> None:
-    """Fuzzing and load against `verbalrl serve` in front of a tiny random Llama (context 512)."""
+def served(parts: list[str], work: Path) -> None:
+    """Fuzzing `verbalrl serve` in front of a tiny random Llama (context 512: any request it accepts
+    decodes in seconds), and load in front of the embedded SmolLM2."""
     from tests.reliability.server_fuzz import fuzz
     from tests.reliability.server_load import load
+    from tests.tiny_model import save_tiny_llama
     from verbalrl.llm.server import serve_in_thread
     from verbalrl.llm.transformers_backend import TransformersLLM
 
     llm = TransformersLLM.load("smollm2-135m-instruct")
-    with serve_in_thread(llm, model_name="smol", max_rows=16, max_queued=64) as srv:
-        if "fuzz" in parts:
-            f = fuzz(srv.url.removesuffix("/v1"), examples=50)
+    if "fuzz" in parts:
+        tiny = TransformersLLM.load(str(save_tiny_llama(work / "tiny", llm.tokenizer)), dtype="float32")
+        with serve_in_thread(tiny, model_name="tiny", max_queued=64) as srv:
+            f = fuzz(srv.url.removesuffix("/v1"), examples=100)
             print("\n## Fuzzing (schemathesis from GET /openapi.json)")
             statuses = dict(sorted(f.by_status.items()))
             print(f"{f.requests} requests in {f.seconds:.0f} s; by status {statuses}; "
                   f"5xx {f.server_errors}; findings {len(f.findings)}")
             for line in f.findings[:10]:
                 print("  finding:", line)
-        if "load" in parts:
+    if "load" in parts:
+        with serve_in_thread(llm, model_name="smol", max_rows=16, max_queued=32) as srv:
             load(srv.url, clients=64, seconds=5)  # warm-up
             r = load(srv.url, clients=64, seconds=30)
-            print("\n## Load: 64 concurrent clients, 30 s, 16 new tokens each, queue bound 64 rows")
+            print("\n## Load: 64 concurrent clients, 30 s, 16 new tokens each, queue bound 32 rows")
             print(r.summary())
             for line in r.errors[:10]:
                 print("  error:", line)

@@ -30,28 +30,9 @@ def smollm():
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory, smollm) -> Path:
     """A tiny random Llama (2 layers, hidden 64) with SmolLM2's tokenizer, saved to a folder."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from .tiny_model import save_tiny_llama
 
-    torch.manual_seed(0)
-    tok = smollm.tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), smollm.tokenizer)
 
 
 @pytest.fixture(scope="session")

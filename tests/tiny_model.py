@@ -1,0 +1,34 @@
+"""A tiny random Llama (2 layers, hidden 64, context 512) with a real tokenizer: fast, real transformers.
+
+The tests' `tiny_llama_dir` fixture and the benchmarks that need a model whose
+decoding costs nothing (server fuzzing) both build it here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
+    """Save a seeded random tiny Llama with `tokenizer` to `folder`; returns `folder`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
