@@ -38,3 +38,10 @@ class ServiceUnavailableError(BackendError):
 
 class TaskNotFoundError(VerbalRLError):
     """An unknown task name was requested."""
+
+
+class CorruptFileError(VerbalRLError):
+    """A run's results file or checkpoint database is damaged; the message names it and what to do.
+
+    Never handled by starting over: that would redo or lose finished problems silently.
+    """

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import CorruptFileError
+
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # Any constant shared by every process that sets up the tables (pg_advisory_lock takes a bigint).
 _SETUP_LOCK_KEY = int.from_bytes(b"verbalrl", "big")
@@ -47,8 +49,19 @@ def sqlite_checkpointer(path: str | Path) -> tuple[Any, sqlite3.Connection]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=SQLITE_TIMEOUT_S)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        check = conn.execute("PRAGMA quick_check").fetchone()  # a damaged file fails here, not mid-run
+        if check is None or check[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise CorruptFileError(
+            f"checkpoint database {path} is damaged ({err}). Problems already in the results file are "
+            f"safe. To go on, move it away (e.g. `mv {path} {path}.damaged`) and resume: the problems "
+            "that were in progress start again from their beginning; nothing was changed"
+        ) from None
     return SqliteSaver(conn), conn
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import CorruptFileError
+
 log = logging.getLogger("verbalrl.runner")
 
 
@@ -75,15 +77,30 @@ class GraphRecord(ResultRecord):
 
 # ----------------------------------------------------------------- results file
 def read_results(path: Path) -> list[dict[str, Any]]:
-    """The records in a results JSONL (a torn last line from a crash is ignored)."""
+    """The records in a results JSONL. A torn last line (a crash during a write) is ignored;
+    any other line that is not a JSON record raises `CorruptFileError` naming it."""
     if not path.is_file():
         return []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn = lines.pop() if lines else b""  # after the last newline: empty, or a torn write
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
             continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as err:
+            raise CorruptFileError(
+                f"results file {path}, line {number}, is not a JSON record ({err}): the file is damaged. "
+                "Restore it from a backup, or delete that line (its problem is then run again on "
+                "--resume); nothing was changed"
+            ) from None
+        records.append(record)
+    if torn.strip():
+        log.warning("%s: a half-written last line is ignored", path)
     return records
 
 
