@@ -332,14 +332,18 @@ def checkpoint_threads(db: Path) -> set[str]:
         conn.close()
 
 
-def memory_snapshot(folder: Path, embedder: str = "hash:128") -> dict[str, Any]:
-    """What a memory folder holds, by content: experiences and lessons (id -> facts), concept count.
+def memory_snapshot(
+    folder: Path | None, embedder: str = "hash:128", port: int | None = None
+) -> dict[str, Any]:
+    """What a memory folder (or the `chroma run` server on `port`) holds, by content: experiences
+    and lessons (id -> facts), concept count.
 
     Opening the folder also proves its lock is free (a killed holder's `flock` died with it).
     """
     from verbalrl.memory import ChromaMemory
 
-    with ChromaMemory(folder, embedder=embedder) as memory:
+    where: dict[str, Any] = {"host": "127.0.0.1", "port": port} if port is not None else {"path": folder}
+    with ChromaMemory(embedder=embedder, **where) as memory:
         experiences = {
             e.id: (e.status, e.count, tuple(sorted(e.aliases)), e.problem)
             for e in memory.iter_records("experience")

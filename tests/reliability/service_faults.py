@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -89,9 +90,12 @@ def differences(results: list[dict[str, Any]], clean: list[dict[str, Any]],
             clean_record = comparable(want[r["problem_id"]])
             problems.append(f"{r['problem_id']}: {comparable(r)} != clean {clean_record}")
     for kind in ("experiences", "reflections"):
-        got, ref = set(memory[kind]), set(clean_memory[kind])
-        problems += [f"{kind}: lost {rid}" for rid in sorted(ref - got)]
-        problems += [f"{kind}: extra {rid}" for rid in sorted(got - ref)]
+        got, ref = memory[kind], clean_memory[kind]
+        problems += [f"{kind}: lost {rid}" for rid in sorted(set(ref) - set(got))]
+        problems += [f"{kind}: extra {rid}" for rid in sorted(set(got) - set(ref))]
+        # the same facts: a write done twice would show here as a count of 2
+        problems += [f"{kind}: {rid} is {got[rid]}, clean {ref[rid]}" for rid in sorted(set(got) & set(ref))
+                     if got[rid] != ref[rid]]
     return problems
 
 
@@ -184,4 +188,85 @@ def model_server_gone(work: Path, *, n: int = 10, after: int = 3, retry_wait: fl
         "problems": n, "finished": len({r["problem_id"] for r in got}), "lines": len(got),
         "differences": differences(got, clean, memory, clean_memory),
         "stop_log": (work / "logs" / "gone.log").read_text(errors="replace")[-2000:],
+    }
+
+
+# ---------------------------------------------------------------- the memory server
+def start_chroma(folder: Path, port: int, log: Path, timeout: float = 90) -> subprocess.Popen[bytes]:
+    """`chroma run` on loopback at `port` with its data in `folder`; returns once it answers."""
+    chroma = Path(sys.executable).parent / "chroma"
+    folder.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1",
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma run did not start: see {log}") from None
+            time.sleep(0.2)
+
+
+def memory_url_argv(run_id: str, runs: Path, n: int, port: int) -> list[str]:
+    """`verbalrl run` of the reflective graph (scripted model in process) on a `chroma run` server."""
+    return [
+        "run", "--graph", "reflective", "--model", SERVED, "--verifier", "checker",
+        "--task", "arithmetic", "--level", str(LEVEL), "--problems", str(n), "--n-drafts", "2",
+        "--memory-url", f"http://127.0.0.1:{port}", "--run-id", run_id, "--runs-dir", str(runs),
+        "--no-progress",
+    ]
+
+
+def memory_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after: int = 3,
+                          sleep: float = 0.05, timeout: float = 300) -> dict[str, Any]:
+    """Kill `chroma run` after `after` results and start it again `down` s later on the same data."""
+    env = child_env(work, RELIABILITY_SLEEP=sleep)
+    logs = work / "logs"
+    clean_port = _free_port()
+    clean_server = start_chroma(work / "clean-chroma", clean_port, logs / "clean-chroma.log")
+    try:
+        rc = run_cli(memory_url_argv("clean", work / "clean-runs", n, clean_port), env, logs / "clean.log")
+        assert rc == 0, (logs / "clean.log").read_text()[-2000:]
+        clean_memory = memory_snapshot(None, "default", port=clean_port)
+    finally:
+        clean_server.kill()
+        clean_server.wait()
+    clean = results_of(work / "clean-runs" / "clean" / "results.jsonl")
+
+    port = _free_port()
+    results = work / "runs" / "faulted" / "results.jsonl"
+    server = start_chroma(work / "chroma", port, logs / "chroma.log")
+    run = start_cli(memory_url_argv("faulted", work / "runs", n, port), env, logs / "faulted.log")
+    try:
+        _wait_lines(results, after, run, timeout)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        killed_at, before = time.monotonic(), len(results_of(results))
+        time.sleep(down)
+        server = start_chroma(work / "chroma", port, logs / "chroma.log")
+        restarted_at = time.monotonic()
+        _wait_lines(results, before + 1, run, timeout)
+        recovered = time.monotonic() - restarted_at
+        returncode = run.wait(timeout=timeout)
+        memory = memory_snapshot(None, "default", port=port)
+    finally:
+        for proc in (run, server):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    got = results_of(results)
+    recall_errors = sum(any("recall error" in e for e in r.get("errors", [])) for r in got)
+    return {
+        "fault": "memory server (`chroma run`) killed, restarted later",
+        "injected": f"SIGKILL to `chroma run` after {after} results; restarted {down:.0f} s later",
+        "returncode": returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
+        "lines": len(got), "down_s": round(restarted_at - killed_at, 1), "recover_s": round(recovered, 1),
+        "recall_errors": recall_errors, "experiences": len(memory["experiences"]),
+        "differences": differences(got, clean, memory, clean_memory),
+        "log": (logs / "faulted.log").read_text(errors="replace")[-2000:],
     }

@@ -44,6 +44,7 @@ from ..agents.reflector import parse_lesson, reflector_prompt
 from ..agents.solver import solver_prompt
 from ..llm.base import LLM
 from ..llm.wrappers import CountingLLM
+from ..memory.errors import MemoryUnavailableError
 from ..selection import Scored, SelfConsistency
 from ..tasks.base import Task
 from ..verifier.base import Verifier
@@ -216,6 +217,8 @@ def store(state: ReflectiveState, runtime: ReflectiveRuntime, success: bool) -> 
     try:
         stored = ctx.memory.add_experience(experience)
     except Exception as exc:  # noqa: BLE001 - a memory write failure keeps the answer
+        if isinstance(exc, MemoryUnavailableError):
+            raise  # the server stayed down past its wait: stop the run (resumable), lose nothing
         log.warning("memory write failed: %s", exc)
         return {"errors": [f"memory write error: {type(exc).__name__}: {exc}"], "stored_now": False}
     emit("stored", id=stored, outcome=experience.outcome, status=experience.status)
@@ -255,6 +258,8 @@ def distill(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any
     try:
         done = ctx.memory.maybe_distill(counting, task.name, config.distill_every, settings)
     except Exception as exc:  # noqa: BLE001 - concepts are a bonus; the answer stands without them
+        if isinstance(exc, MemoryUnavailableError):
+            raise  # as in store: an outage stops the run instead of losing the write
         log.warning("distillation failed: %s", exc)
         done = None
         update["errors"] = [f"distill error: {type(exc).__name__}: {exc}"]

@@ -27,6 +27,10 @@ class MemoryConfig(BaseModel):
         None, description="a `chroma run` server to use instead of a folder (many processes)"
     )
     port: int = Field(8000, ge=1, le=65535)
+    server_wait: float = Field(
+        60.0, ge=0.0, description="seconds a write waits for an unreachable `chroma run` server to come "
+        "back (writes are idempotent, so one is simply run again); reads fail at once",
+    )
     collection_prefix: str = Field("verbalrl", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}$")
     embedder: str = Field(
         "default",

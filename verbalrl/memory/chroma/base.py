@@ -13,16 +13,19 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import httpx
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from ..config import MemoryConfig
 from ..embedding import Embedder, EmbedderSpec, resolve_embedder
+from ..errors import MemoryUnavailableError
 from ..kinds import KINDS, Kind, Record
 from ..recall import QueryCache
 from ..schedule import DistillSchedule
@@ -36,12 +39,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def writes(method: F) -> F:
-    """Run a writing method under the store's write lock."""
+    """Run a writing method under the store's write lock; a server outage is waited out.
+
+    On a `chroma run` server that does not answer (killed, restarting), the whole write runs
+    again with backoff (1, 2, 4, 5, 5 ... s) for up to `config.server_wait` seconds: memory
+    writes are content-addressed upserts, so a write that half happened is simply completed.
+    Then `MemoryUnavailableError`. Reads are not retried: recall fails at once and the graph
+    records it.
+    """
 
     @functools.wraps(method)
     def locked(self: ChromaBase, *args: Any, **kwargs: Any) -> Any:
-        with self._write_lock:
-            return method(self, *args, **kwargs)
+        waited, delay = 0.0, 1.0
+        while True:
+            try:
+                with self._write_lock:
+                    return method(self, *args, **kwargs)
+            except httpx.TransportError as err:
+                if self.config.host is None or waited + delay > self.config.server_wait:
+                    raise MemoryUnavailableError(
+                        f"the memory server at {self.location} did not answer ({type(err).__name__}: "
+                        f"{err}) for {waited:.0f} s; start it again (`chroma run`), then resume the run"
+                    ) from err
+                log.warning("memory server unavailable (%s); %s again in %.0f s", err, method.__name__, delay)
+                time.sleep(delay)
+                waited += delay
+                delay = min(2 * delay, 5.0)
 
     return cast(F, locked)
 
