@@ -82,6 +82,7 @@ def service_faults(work: Path) -> None:
 
     restart = faults.model_server_restart(work / "restart", n=20, down=10.0, after=4)
     gone = faults.model_server_gone(work / "gone", n=20, after=4, retry_wait=10.0)
+    memory = faults.memory_server_restart(work / "memory", n=20, down=10.0, after=4)
     print("\n## Service faults")
     print("| fault | injected how | finished | lost | duplicated | time to recover |")
     print("|---|---|---:|---:|---:|---|")
@@ -89,6 +90,8 @@ def service_faults(work: Path) -> None:
         (restart, f"{r_s(restart['recover_s'])} after the restart ({restart['down_s']} s down)"),
         (gone, f"stopped {r_s(gone['stopped_after_s'])} after the kill (rc {gone['stopped_returncode']}); "
                f"`--resume` finished in {r_s(gone['resume_s'])}"),
+        (memory, f"{r_s(memory['recover_s'])} after the restart ({memory['down_s']} s down; "
+                 f"{memory['recall_errors']} recall errors recorded)"),
     ):
         lost = r["problems"] - r["finished"]
         print(f"| {r['fault']} | {r['injected']} | {r['finished']}/{r['problems']} | {lost} | "
