@@ -45,3 +45,7 @@ class CorruptFileError(VerbalRLError):
 
     Never handled by starting over: that would redo or lose finished problems silently.
     """
+
+
+class DiskFullError(VerbalRLError):
+    """The disk filled while a run wrote its results or checkpoints; free space, then resume."""

@@ -270,3 +270,50 @@ def memory_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after:
         "differences": differences(got, clean, memory, clean_memory),
         "log": (logs / "faulted.log").read_text(errors="replace")[-2000:],
     }
+
+
+# ---------------------------------------------------------------- a full disk
+def mount_tmpfs(folder: Path, size: str) -> bool:
+    """Mount a tmpfs of `size` at `folder` (root only); False when this machine does not allow it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def disk_full(work: Path, *, n: int = 30, size: str = "256k") -> dict[str, Any] | None:
+    """The run folder on a `size` tmpfs: the run stops when it is full; grown, `--resume` finishes.
+
+    None when tmpfs cannot be mounted here (not root, or no permission in a container).
+    """
+    from .harness import run_argv
+
+    env = child_env(work)
+    logs, runs = work / "logs", work / "runs"
+    assert run_cli(run_argv("clean", work / "clean-runs", work / "clean-mem", n), env, logs / "clean.log") == 0
+    clean = results_of(work / "clean-runs" / "clean" / "results.jsonl")
+    clean_memory = memory_snapshot(work / "clean-mem")
+    if not mount_tmpfs(runs, size):
+        return None
+    try:
+        start = time.monotonic()
+        stopped_rc = run_cli(run_argv("full", runs, work / "mem", n), env, logs / "full.log")
+        finished_when_full = len(results_of(runs / "full" / "results.jsonl"))
+        subprocess.run(["mount", "-o", "remount,size=64m", str(runs)], check=True)
+        freed_at = time.monotonic()
+        resume_rc = run_cli(resume_argv("full", runs), env, logs / "resume.log")
+        resume_s = time.monotonic() - freed_at
+        got = results_of(runs / "full" / "results.jsonl")
+    finally:
+        subprocess.run(["umount", "-l", str(runs)], capture_output=True)
+    memory = memory_snapshot(work / "mem")
+    return {
+        "fault": "the disk fills under the run folder",
+        "injected": f"run folder on a {size} tmpfs; grown to 64m after the stop",
+        "stopped_returncode": stopped_rc, "finished_when_full": finished_when_full,
+        "stop_log": (logs / "full.log").read_text(errors="replace")[-2000:],
+        "resume_returncode": resume_rc, "resume_s": round(resume_s, 1),
+        "seconds": round(freed_at - start, 1),
+        "problems": n, "finished": len({r["problem_id"] for r in got}), "lines": len(got),
+        "differences": differences(got, clean, memory, clean_memory),
+    }

@@ -14,16 +14,19 @@ graph-specific fields (`stored`, `recalled`, `lessons`, `distilled`,
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import CorruptFileError
+from ..errors import CorruptFileError, DiskFullError
 
 log = logging.getLogger("verbalrl.runner")
 
@@ -115,6 +118,29 @@ def repair_tail(path: Path) -> None:
     with path.open("r+b") as fh:
         fh.truncate(cut)
     log.warning("%s: dropped a half-written last line", path)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextmanager
+def disk_full_stops(folder: Path, output: Path, resume_hint: str) -> Iterator[None]:
+    """Turn "no space left" while a run writes (results, checkpoints, summary) into `DiskFullError`.
+
+    What is already written stays valid: results lines are fsynced one by one (a torn last
+    line is cut on resume) and SQLite rolls back the transaction that did not fit.
+    """
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as err:
+        full = isinstance(err, OSError) and err.errno in _FULL
+        full = full or "disk is full" in str(err) or "disk I/O error" in str(err)
+        if not full:
+            raise
+        raise DiskFullError(
+            f"no space left on the disk of {folder} while the run was writing ({err}). Finished problems "
+            f"are in {output}; free some space, then finish the run with: {resume_hint}"
+        ) from err
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ from ..llm.base import LLM
 from ..tasks.base import Problem, Task
 from ..verifier.base import Verifier
 from .options import RunOptions
-from .results import append_line, read_results, repair_tail, summarize
+from .results import append_line, disk_full_stops, read_results, repair_tail, summarize
 from .solver import ProblemSolver, run_methods, thread_id
 from .spec import RUN_FILE, RunSpec, new_run_id, runs_root
 
@@ -228,6 +228,10 @@ class Runner(BaseRunner):
     def run(self, problems: Sequence[Problem]) -> RunReport:
         """Run every problem not already in the output; return the report (summary over all of them)."""
         problems = list(problems)
+        with disk_full_stops(self.output.parent, self.output, f"verbalrl run --resume {self.run_id}"):
+            return self._run(problems)
+
+    def _run(self, problems: list[Problem]) -> RunReport:
         done, todo = self._start(problems)
         # the checkpointer lives for one run() call; the graph is compiled against it
         saver, close = self._open_checkpointer()
