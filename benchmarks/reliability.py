@@ -83,6 +83,7 @@ def service_faults(work: Path) -> None:
     restart = faults.model_server_restart(work / "restart", n=20, down=10.0, after=4)
     gone = faults.model_server_gone(work / "gone", n=20, after=4, retry_wait=10.0)
     memory = faults.memory_server_restart(work / "memory", n=20, down=10.0, after=4)
+    full = faults.disk_full(work / "disk", n=30, size="256k")
     print("\n## Service faults")
     print("| fault | injected how | finished | lost | duplicated | time to recover |")
     print("|---|---|---:|---:|---:|---|")
@@ -97,6 +98,15 @@ def service_faults(work: Path) -> None:
         print(f"| {r['fault']} | {r['injected']} | {r['finished']}/{r['problems']} | {lost} | "
               f"{r['lines'] - r['finished']} | {recover} |")
         for d in r["differences"]:
+            print(f"  difference: {d}")
+    if full is None:
+        print("| the disk fills | (tmpfs cannot be mounted here: not measured) | | | | |")
+    else:
+        print(f"| {full['fault']} | {full['injected']} | {full['finished']}/{full['problems']} | "
+              f"{full['problems'] - full['finished']} | {full['lines'] - full['finished']} | stopped with "
+              f"{full['finished_when_full']} done (rc {full['stopped_returncode']}); `--resume` finished "
+              f"in {r_s(full['resume_s'])} |")
+        for d in full["differences"]:
             print(f"  difference: {d}")
 
 

@@ -290,7 +290,8 @@ def disk_full(work: Path, *, n: int = 30, size: str = "256k") -> dict[str, Any] 
 
     env = child_env(work)
     logs, runs = work / "logs", work / "runs"
-    assert run_cli(run_argv("clean", work / "clean-runs", work / "clean-mem", n), env, logs / "clean.log") == 0
+    clean_argv = run_argv("clean", work / "clean-runs", work / "clean-mem", n)
+    assert run_cli(clean_argv, env, logs / "clean.log") == 0
     clean = results_of(work / "clean-runs" / "clean" / "results.jsonl")
     clean_memory = memory_snapshot(work / "clean-mem")
     if not mount_tmpfs(runs, size):
