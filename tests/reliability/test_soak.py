@@ -32,7 +32,9 @@ def check_common(report: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     # Nothing left open or running once the runner is done and memory is closed.
     base, after = report["baseline"], report["after"]
     assert after["fds"] <= base["fds"] + 1, (base, after)
-    assert after["threads"] == base["threads"], (base, after)
+    # (fewer is fine: threads of earlier tests in this process, e.g. a server's idle keep-alive
+    # connections, may end during the soak)
+    assert after["threads"] <= base["threads"], (base, after)
     assert after["os_threads"] <= base["os_threads"] + 1, (base, after)
     return first, last
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -266,3 +267,38 @@ def test_a_failed_task_is_retried_and_without_retries_the_run_stops_resumably(
     report = runner("stop", retries=0).run(problems)  # the resume: the marker says it failed already
     assert [r["problem_id"] for r in written("stop")] == [p.id for p in problems]
     assert report["skipped"] == len(ids)
+
+
+class KilledTask(ArithmeticTask):
+    """Arithmetic whose prompt for one question kills its worker process once (SIGKILL, mid-problem)."""
+
+    def __init__(self, marker: Path, question: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.marker, self.question = marker, question
+
+    def prompt(self, problem: Problem) -> Any:
+        if problem.question == self.question and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies as if the OOM killer took it
+        return super().prompt(problem)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_problem_is_replaced_and_the_problem_resumes_from_its_checkpoint(
+    services: Services, tmp_path: Path
+) -> None:
+    problems = get_task("arithmetic", level=1).problems("test", n=4, seed=7)
+    config = SingleConfig(n_drafts=1, max_rounds=1, max_new_tokens=8, temperature=0)
+    marker = tmp_path / "killed.pid"
+    task = KilledTask(marker, problems[2].question, level=1)
+    runner = RayRunner(
+        "single", task, config, model=f"openai:{MODEL}", base_url=services.model_url,
+        verifier="checker", retries=2, run_id="kill", runs_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    report = runner.run(problems)
+    killed_pid = int(marker.read_text())
+    rows = read_results(tmp_path / "kill" / "results.jsonl")
+    # every problem once, in order; the killed one was finished by another worker process
+    assert [r["problem_id"] for r in rows] == [p.id for p in problems] and report["skipped"] == 0
+    assert _pid(rows[2]["worker"]) != killed_pid and killed_pid != os.getpid()
+    assert rows[2]["resumed"] is True  # continued from the checkpoint its first worker saved
