@@ -133,17 +133,25 @@ def test_what_the_server_does_not_do_is_refused_by_name(
     assert error["param"] == param and words in error["message"]
 
 
-def test_a_client_that_leaves_mid_stream_frees_its_rows(tiny_server: ModelServer, monkeypatch) -> None:
+@pytest.fixture
+def finished(tiny_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(finish reason, tokens) of every row the server decodes during the test."""
     batcher = tiny_server.engine.batcher  # type: ignore[union-attr]
-    finished: list[tuple[str, int]] = []
+    rows: list[tuple[str, int]] = []
     decode = batcher._decode
 
     def recording(requests):  # type: ignore[no-untyped-def]
         out = decode(requests)
-        finished.extend((d.finish_reason, d.completion_tokens) for d in out)
+        rows.extend((d.finish_reason, d.completion_tokens) for d in out)
         return out
 
     monkeypatch.setattr(batcher, "_decode", recording)
+    return rows
+
+
+def test_a_client_that_leaves_mid_stream_frees_its_rows(
+    tiny_server: ModelServer, finished: list[tuple[str, int]]
+) -> None:
     body = {"messages": CHAT, "max_tokens": 400, "temperature": 0, "stream": True}
     with httpx.stream("POST", tiny_server.url + "/chat/completions", json=body, timeout=30) as r:
         for line in r.iter_lines():
@@ -203,21 +211,11 @@ def test_token_ids_outside_the_vocabulary_and_oversized_requests_are_400(tiny_se
 
 
 def test_a_client_that_hangs_up_before_its_answer_frees_its_rows(
-    tiny_server: ModelServer, monkeypatch
+    tiny_server: ModelServer, finished: list[tuple[str, int]]
 ) -> None:
     import socket
     import time
 
-    batcher = tiny_server.engine.batcher  # type: ignore[union-attr]
-    finished: list[tuple[str, int]] = []
-    decode = batcher._decode
-
-    def recording(requests):  # type: ignore[no-untyped-def]
-        out = decode(requests)
-        finished.extend((d.finish_reason, d.completion_tokens) for d in out)
-        return out
-
-    monkeypatch.setattr(batcher, "_decode", recording)
     host, port = tiny_server.server_address[:2]
     body = json.dumps({"prompt": "Once upon a time", "max_tokens": 480, "temperature": 0}).encode()
     with socket.create_connection((str(host), int(port))) as sock:

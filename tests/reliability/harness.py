@@ -671,27 +671,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_chroma_server(folder: Path, timeout: float = 90) -> tuple[subprocess.Popen[bytes], int]:
-    """`chroma run` on loopback with its data in `folder`; returns (process, port) once it answers."""
+def wait_up(url: str, proc: subprocess.Popen[Any], what: str, timeout: float) -> None:
+    """Return once `url` answers; kill `proc` and raise if it exits or `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+def start_chroma_server(
+    folder: Path, timeout: float = 90, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`chroma run` on loopback (on `port`, else a free one) with its data in `folder`; returns
+    (process, port) once it answers. A restart on the same folder and port appends to its log."""
     chroma = Path(sys.executable).parent / "chroma"
-    port = _free_port()
+    port = port or _free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder.parent / "chroma-server.log").open("wb") as log:
+    with (folder.parent / f"{folder.name}-server.log").open("ab") as log:
         proc = subprocess.Popen(
             [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("chroma run did not start") from None
-            time.sleep(0.2)
+    wait_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, "chroma run", timeout)
+    return proc, port
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ from .harness import (
     results_of,
     resume_argv,
     run_cli,
+    start_chroma_server,
     start_cli,
+    wait_up,
 )
 
 SERVED = "scripted:arithmetic"  # the name the server serves (its --model)
@@ -46,16 +48,8 @@ def start_model_server(
 ) -> subprocess.Popen[bytes]:
     """`verbalrl serve` of the scripted model on loopback; returns once it answers /health."""
     proc = start_cli(["serve", "--model", SERVED, "--port", str(port)], env, log)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"verbalrl serve did not start: see {log}") from None
-            time.sleep(0.1)
+    wait_up(f"http://127.0.0.1:{port}/health", proc, f"verbalrl serve (see {log})", timeout)
+    return proc
 
 
 def served_run_argv(run_id: str, runs: Path, memory: Path, n: int, port: int, retry_wait: float) -> list[str]:
@@ -99,6 +93,45 @@ def differences(results: list[dict[str, Any]], clean: list[dict[str, Any]],
     return problems
 
 
+@dataclass
+class Restart:
+    """What `kill_and_restart` saw: the new server, how long the old one was down, the recovery."""
+
+    server: subprocess.Popen[bytes]
+    down_s: float
+    recover_s: float
+    returncode: int
+
+
+def kill_and_restart(server: subprocess.Popen[bytes], start: Callable[[], subprocess.Popen[bytes]],
+                     run: subprocess.Popen[bytes], results: Path, after: int, down: float,
+                     timeout: float) -> Restart:
+    """SIGKILL `server` once the run wrote `after` results, `start` it again `down` s later, and
+    wait for the run to finish (recovery: restart to the next result line)."""
+    _wait_lines(results, after, run, timeout)
+    server.send_signal(signal.SIGKILL)
+    server.wait()
+    killed_at, before = time.monotonic(), len(results_of(results))
+    time.sleep(down)
+    server = start()
+    restarted_at = time.monotonic()
+    try:
+        _wait_lines(results, before + 1, run, timeout)
+        recovered = time.monotonic() - restarted_at
+        returncode = run.wait(timeout=timeout)
+    except BaseException:
+        server.kill()
+        raise
+    return Restart(server, round(restarted_at - killed_at, 1), round(recovered, 1), returncode)
+
+
+def _stop(*procs: subprocess.Popen[bytes]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _clean(work: Path, n: int, port: int, env: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     server = start_model_server(port, env, work / "logs" / "clean-server.log")
     try:
@@ -122,28 +155,20 @@ def model_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after: 
     run = start_cli(served_run_argv("faulted", runs, work / "mem", n, port, down + 60), env,
                     work / "logs" / "faulted.log")
     try:
-        _wait_lines(results, after, run, timeout)
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-        killed_at, before = time.monotonic(), len(results_of(results))
-        time.sleep(down)
-        server = start_model_server(port, env, work / "logs" / "server-2.log")
-        restarted_at = time.monotonic()
-        _wait_lines(results, before + 1, run, timeout)
-        recovered = time.monotonic() - restarted_at
-        returncode = run.wait(timeout=timeout)
+        again = kill_and_restart(
+            server, lambda: start_model_server(port, env, work / "logs" / "server-2.log"),
+            run, results, after, down, timeout,
+        )
+        _stop(again.server)
     finally:
-        for proc in (run, server):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _stop(run, server)
     got = results_of(results)
     memory = memory_snapshot(work / "mem")
     return {
         "fault": "model server killed, restarted later",
         "injected": f"SIGKILL to `verbalrl serve` after {after} results; restarted {down:.0f} s later",
-        "returncode": returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
-        "lines": len(got), "down_s": round(restarted_at - killed_at, 1), "recover_s": round(recovered, 1),
+        "returncode": again.returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
+        "lines": len(got), "down_s": again.down_s, "recover_s": again.recover_s,
         "differences": differences(got, clean, memory, clean_memory),
         "log": (work / "logs" / "faulted.log").read_text(errors="replace")[-2000:],
     }
@@ -173,10 +198,7 @@ def model_server_gone(work: Path, *, n: int = 10, after: int = 3, retry_wait: fl
         resume_rc = run_cli(resume, env, work / "logs" / "resume.log")
         resume_s = time.monotonic() - resumed_at
     finally:
-        for proc in (run, server):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _stop(run, server)
     got = results_of(results)
     memory = memory_snapshot(work / "mem")
     return {
@@ -192,26 +214,6 @@ def model_server_gone(work: Path, *, n: int = 10, after: int = 3, retry_wait: fl
 
 
 # ---------------------------------------------------------------- the memory server
-def start_chroma(folder: Path, port: int, log: Path, timeout: float = 90) -> subprocess.Popen[bytes]:
-    """`chroma run` on loopback at `port` with its data in `folder`; returns once it answers."""
-    chroma = Path(sys.executable).parent / "chroma"
-    folder.mkdir(parents=True, exist_ok=True)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen([str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
-                return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"chroma run did not start: see {log}") from None
-            time.sleep(0.2)
-
-
 def memory_url_argv(run_id: str, runs: Path, n: int, port: int) -> list[str]:
     """`verbalrl run` of the reflective graph (scripted model in process) on a `chroma run` server."""
     return [
@@ -227,8 +229,7 @@ def memory_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after:
     """Kill `chroma run` after `after` results and start it again `down` s later on the same data."""
     env = child_env(work, RELIABILITY_SLEEP=sleep)
     logs = work / "logs"
-    clean_port = _free_port()
-    clean_server = start_chroma(work / "clean-chroma", clean_port, logs / "clean-chroma.log")
+    clean_server, clean_port = start_chroma_server(work / "clean-chroma")
     try:
         rc = run_cli(memory_url_argv("clean", work / "clean-runs", n, clean_port), env, logs / "clean.log")
         assert rc == 0, (logs / "clean.log").read_text()[-2000:]
@@ -238,34 +239,27 @@ def memory_server_restart(work: Path, *, n: int = 10, down: float = 10.0, after:
         clean_server.wait()
     clean = results_of(work / "clean-runs" / "clean" / "results.jsonl")
 
-    port = _free_port()
     results = work / "runs" / "faulted" / "results.jsonl"
-    server = start_chroma(work / "chroma", port, logs / "chroma.log")
+    server, port = start_chroma_server(work / "chroma")
     run = start_cli(memory_url_argv("faulted", work / "runs", n, port), env, logs / "faulted.log")
     try:
-        _wait_lines(results, after, run, timeout)
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-        killed_at, before = time.monotonic(), len(results_of(results))
-        time.sleep(down)
-        server = start_chroma(work / "chroma", port, logs / "chroma.log")
-        restarted_at = time.monotonic()
-        _wait_lines(results, before + 1, run, timeout)
-        recovered = time.monotonic() - restarted_at
-        returncode = run.wait(timeout=timeout)
-        memory = memory_snapshot(None, "default", port=port)
+        def restart() -> subprocess.Popen[bytes]:
+            return start_chroma_server(work / "chroma", port=port)[0]  # on its data, its port
+
+        again = kill_and_restart(server, restart, run, results, after, down, timeout)
+        try:
+            memory = memory_snapshot(None, "default", port=port)
+        finally:
+            _stop(again.server)
     finally:
-        for proc in (run, server):
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        _stop(run, server)
     got = results_of(results)
     recall_errors = sum(any("recall error" in e for e in r.get("errors", [])) for r in got)
     return {
         "fault": "memory server (`chroma run`) killed, restarted later",
         "injected": f"SIGKILL to `chroma run` after {after} results; restarted {down:.0f} s later",
-        "returncode": returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
-        "lines": len(got), "down_s": round(restarted_at - killed_at, 1), "recover_s": round(recovered, 1),
+        "returncode": again.returncode, "problems": n, "finished": len({r["problem_id"] for r in got}),
+        "lines": len(got), "down_s": again.down_s, "recover_s": again.recover_s,
         "recall_errors": recall_errors, "experiences": len(memory["experiences"]),
         "differences": differences(got, clean, memory, clean_memory),
         "log": (logs / "faulted.log").read_text(errors="replace")[-2000:],

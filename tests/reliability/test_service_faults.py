@@ -50,11 +50,9 @@ def test_during_a_memory_outage_recall_fails_fast_and_is_recorded_but_a_write_st
     from verbalrl.tasks import get_task
     from verbalrl.testing import score_by_answer, scripted
 
-    from .harness import _free_port
-    from .service_faults import start_chroma
+    from .harness import start_chroma_server
 
-    port = _free_port()
-    server = start_chroma(tmp_path / "chroma", port, tmp_path / "chroma.log")
+    server, port = start_chroma_server(tmp_path / "chroma")
     task = get_task("arithmetic")
     config = MemoryConfig(host="127.0.0.1", port=port, embedder="hash:64", server_wait=2.0)
     with ChromaMemory(config=config) as memory:

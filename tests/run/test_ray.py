@@ -222,15 +222,18 @@ def test_cli_reflective_run_fans_out_to_two_workers(services: Services, tmp_path
 
 # ----------------------------------------------------------------- slow: retries
 class FlakyTask(ArithmeticTask):
-    """Arithmetic whose prompt for one question fails once (a marker file says it already did)."""
+    """Arithmetic whose prompt for one question fails once (a marker file says it already did):
+    it raises, or with `kill=True` its worker process dies (SIGKILL, as if the OOM killer took it)."""
 
-    def __init__(self, marker: Path, question: str, **options: Any) -> None:
+    def __init__(self, marker: Path, question: str, *, kill: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.marker, self.question = marker, question
+        self.marker, self.question, self.kill = marker, question, kill
 
     def prompt(self, problem: Problem) -> Any:
         if problem.question == self.question and not self.marker.exists():
             self.marker.write_text(str(os.getpid()))
+            if self.kill:
+                os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("injected worker failure")
         return super().prompt(problem)
 
@@ -269,20 +272,6 @@ def test_a_failed_task_is_retried_and_without_retries_the_run_stops_resumably(
     assert report["skipped"] == len(ids)
 
 
-class KilledTask(ArithmeticTask):
-    """Arithmetic whose prompt for one question kills its worker process once (SIGKILL, mid-problem)."""
-
-    def __init__(self, marker: Path, question: str, **options: Any) -> None:
-        super().__init__(**options)
-        self.marker, self.question = marker, question
-
-    def prompt(self, problem: Problem) -> Any:
-        if problem.question == self.question and not self.marker.exists():
-            self.marker.write_text(str(os.getpid()))
-            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies as if the OOM killer took it
-        return super().prompt(problem)
-
-
 @pytest.mark.slow
 def test_a_worker_killed_mid_problem_is_replaced_and_the_problem_resumes_from_its_checkpoint(
     services: Services, tmp_path: Path
@@ -290,7 +279,7 @@ def test_a_worker_killed_mid_problem_is_replaced_and_the_problem_resumes_from_it
     problems = get_task("arithmetic", level=1).problems("test", n=4, seed=7)
     config = SingleConfig(n_drafts=1, max_rounds=1, max_new_tokens=8, temperature=0)
     marker = tmp_path / "killed.pid"
-    task = KilledTask(marker, problems[2].question, level=1)
+    task = FlakyTask(marker, problems[2].question, kill=True, level=1)
     runner = RayRunner(
         "single", task, config, model=f"openai:{MODEL}", base_url=services.model_url,
         verifier="checker", retries=2, run_id="kill", runs_dir=tmp_path, progress=False,

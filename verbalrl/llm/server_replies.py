@@ -61,8 +61,6 @@ Reply = dict[str, Any] | Stream
 class _Reply:
     """What both endpoints share: rows, submission, waiting, streaming."""
 
-    kind: str = ""
-
     def __init__(self, server: ModelServer, req: CompletionRequest | ChatRequest) -> None:
         self.server = server
         self.req = req
@@ -114,7 +112,6 @@ class _Reply:
 
 
 class Completions(_Reply):
-    kind = "text_completion"
     req: CompletionRequest
 
     def reply(self) -> Reply:
@@ -177,7 +174,6 @@ class Completions(_Reply):
 
 
 class Chat(_Reply):
-    kind = "chat.completion"
     req: ChatRequest
 
     def reply(self) -> Reply:
