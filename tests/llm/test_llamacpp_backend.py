@@ -92,3 +92,20 @@ def test_clear_errors(llama, tiny_llama_dir):
         load_llm(f"llamacpp:{tiny_llama_dir}")
     with pytest.raises(ContextLengthError, match="context"):
         llama.generate(["word " * 9000], GenerationConfig(max_new_tokens=4))
+
+
+def test_weights_are_reencoded_once_and_validated(llama):
+    from verbalrl.llm.llamacpp_backend import LlamaCppLLM, reencoded
+
+    shipped = find_packaged_gguf(ALIASES["smollm2-135m-instruct"])
+    f16 = reencoded(shipped, "f16")
+    assert f16.is_file() and f16.name.endswith(".f16.gguf")
+    assert f16.stat().st_size > 2 * shipped.stat().st_size  # 16 bits per weight against ~5.7
+    mtime = f16.stat().st_mtime_ns
+    assert reencoded(shipped, "f16") == f16 and f16.stat().st_mtime_ns == mtime  # made once
+    with pytest.raises(ValueError, match="weights must be one of"):
+        LlamaCppLLM.load("smollm2-135m-instruct", weights="q2")
+    as_shipped = load_llm("llamacpp:smollm2-135m-instruct", weights="file")
+    prompt = ["The capital of France is"]
+    shipped_p = as_shipped.next_token_probs(prompt, [" Paris"])[0][" Paris"]
+    assert shipped_p == pytest.approx(llama.next_token_probs(prompt, [" Paris"])[0][" Paris"], abs=0.05)

@@ -21,14 +21,18 @@ this CPU.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import CapabilityError, ContextLengthError, ModelNotFoundError
+from ..paths import verbalrl_home
 from .aliases import local_source, resolve_model
 from .base import (
     Capabilities,
@@ -41,6 +45,32 @@ from .base import (
 )
 
 _SILENCED = False
+Weights = Literal["f16", "q8_0", "file"]
+FTYPES = {"f16": 1, "q8_0": 7}  # llama.cpp's LLAMA_FTYPE_MOSTLY_F16 / _Q8_0
+
+
+def reencoded(gguf: Path, weights: str) -> Path:
+    """`gguf` re-encoded as `weights` (F16 or Q8_0), made once into verbalrl's cache, atomically."""
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    target = verbalrl_home() / "models" / f"{gguf.stem.lower()}-{key[:12]}.{weights}.gguf"
+    if target.is_file():
+        return target
+    lc = _llama_cpp()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".reencode-", suffix=".gguf", dir=target.parent)
+    os.close(fd)
+    try:
+        params = lc.llama_model_quantize_default_params()
+        params.ftype = FTYPES[weights]
+        params.allow_requantize = True
+        if lc.llama_model_quantize(str(gguf).encode(), tmp.encode(), ctypes.byref(params)) != 0:
+            raise ModelNotFoundError(f"llama.cpp could not re-encode {gguf} as {weights}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def _llama_cpp() -> Any:
@@ -101,8 +131,6 @@ class LlamaCppLLM:
         params.n_seq_max = sequences
         params.kv_unified = True  # a prompt's cells are shared by its samples, not copied
         if threads is None:
-            import os
-
             threads = len(os.sched_getaffinity(0))
         params.n_threads = params.n_threads_batch = threads
         self._ctx = lc.llama_init_from_model(self._model, params)
@@ -122,16 +150,25 @@ class LlamaCppLLM:
         self._closed = False
 
     @classmethod
-    def load(cls, name: str, **options: Any) -> LlamaCppLLM:
-        """An alias with a packaged GGUF (`smollm2-135m-instruct`) or a `.gguf` file path."""
+    def load(cls, name: str, *, weights: Weights = "f16", **options: Any) -> LlamaCppLLM:
+        """An alias with a packaged GGUF (`smollm2-135m-instruct`) or a `.gguf` file path.
+
+        `weights`: "f16" (default) re-encodes the file once as F16, the same weights transformers
+        de-quantises and 2.1x transformers' sampling speed here; "q8_0" about as fast; "file"
+        runs the file as it is (the shipped Q4_1: 1.6x). benchmarks/RESULTS.md has the figures.
+        """
         from transformers import AutoTokenizer
 
+        if weights not in FTYPES and weights != "file":
+            raise ValueError(f"weights must be one of {', '.join([*FTYPES, 'file'])}, got {weights!r}")
         resolved = resolve_model(name)
         if resolved.gguf_file is None:
             raise ModelNotFoundError(
                 f"llamacpp: needs a GGUF model (an alias that ships one, or a .gguf path), got {name!r}"
             )
         path = Path(resolved.source) / resolved.gguf_file
+        if weights != "file":
+            path = reencoded(path, weights)
         tokenizer = AutoTokenizer.from_pretrained(local_source(resolved))
         return cls(path, tokenizer, name=f"llamacpp:{name}", **options)
 
