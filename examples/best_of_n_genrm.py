@@ -1,6 +1,10 @@
 """Best-of-N with GenRM against self-consistency and single-shot, each with its compute.
 
-Run:  python examples/best_of_n_genrm.py --verifier PATH_TO_TRAINED_GENRM --problems 20 --n 8
+Run:  python examples/best_of_n_genrm.py --verifier genrm-sum30 --problems 20 --n 8
+      python examples/best_of_n_genrm.py --verifier genrm-sum30 --model llamacpp:smollm2-135m-instruct
+
+The second samples the candidates with llama.cpp (about 2x faster on a CPU, benchmarks/RESULTS.md
+"Against the alternatives"); the trained verifier scores them with transformers either way.
 
 Every method uses the same model; the table states LLM calls and generated
 tokens per problem so that the comparison is at known compute (Singhi et
@@ -37,7 +41,7 @@ def main() -> None:
     level = int(args.level) if args.level.isdigit() else args.level
     task = get_task("arithmetic", level=level)
     problems = task.problems("test", n=args.problems, seed=0)
-    llm = load_llm(args.model, dtype="float32")
+    llm = load_llm(args.model, dtype="float32")  # (a llamacpp: model ignores dtype)
     verifier = load_verifier(args.verifier or "genrm", llm, task)
     console.print(
         f"verifier: {args.verifier or 'UNTRAINED GenRM (poor; pass --verifier PATH for a trained one)'}"

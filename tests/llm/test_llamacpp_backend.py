@@ -109,3 +109,24 @@ def test_weights_are_reencoded_once_and_validated(llama):
     prompt = ["The capital of France is"]
     shipped_p = as_shipped.next_token_probs(prompt, [" Paris"])[0][" Paris"]
     assert shipped_p == pytest.approx(llama.next_token_probs(prompt, [" Paris"])[0][" Paris"], abs=0.05)
+
+
+def test_cli_run_samples_with_llamacpp(tmp_path):
+    """`verbalrl run --model llamacpp:...`: the runner's policy is llama.cpp, end to end."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from verbalrl.cli import app
+
+    args = ["run", "--model", "llamacpp:smollm2-135m-instruct", "--graph", "single", "--task", "arithmetic"]
+    args += ["--level", "1", "--problems", "2", "--verifier", "checker"]
+    args += ["--n-drafts", "2", "--max-rounds", "1"]
+    args += ["--runs-dir", str(tmp_path), "--run-id", "lc", "--no-progress", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"][0]["problems"] == 2
+    assert json.loads((tmp_path / "lc" / "run.json").read_text())["model"] == "llamacpp:smollm2-135m-instruct"
+    rows = [json.loads(line) for line in (tmp_path / "lc" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(row["generated_tokens"] > 0 for row in rows)

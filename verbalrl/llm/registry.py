@@ -129,7 +129,16 @@ def _transformers(
     return TransformersLLM.load(model, **options)
 
 
-def _llamacpp(model: str, *, base_url: str | None = None, api_key: str | None = None, **options: Any) -> LLM:
+def _llamacpp(
+    model: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    dtype: str | None = None,
+    **options: Any,
+) -> LLM:
+    """`llamacpp:ALIAS_OR_GGUF`. `dtype` (which every CLI command passes) means nothing to a GGUF
+    file: its precision is chosen by `weights=` ("f16", "q8_0", "file")."""
     from .llamacpp_backend import LlamaCppLLM
 
     return LlamaCppLLM.load(model, **options)
