@@ -78,23 +78,24 @@ def test_configure_threads_sets_torch_and_keeps_the_first_auto_choice(monkeypatc
 
 
 @pytest.mark.parametrize(
-    ("env", "policy", "spins"),
+    ("env", "spincount_env", "spins"),
     [
-        ({}, "PASSIVE", "0"),  # torch alone would spin 300000 times (the collapse on a busy machine)
-        ({"OMP_WAIT_POLICY": "active"}, "active", "30000000000"),
-        ({"GOMP_SPINCOUNT": "1000"}, None, "1000"),
+        ({}, "3000", "3000"),  # torch alone would spin 300000 times (the collapse on a busy machine)
+        ({"OMP_WAIT_POLICY": "active"}, None, "30000000000"),
+        ({"OMP_WAIT_POLICY": "passive"}, None, "0"),
+        ({"GOMP_SPINCOUNT": "100"}, "100", "100"),
     ],
 )
-def test_wait_policy_reaches_libgomp_unless_the_user_chose_one(env, policy, spins):
+def test_wait_policy_reaches_libgomp_unless_the_user_chose_one(env, spincount_env, spins):
     """libgomp prints what it read when torch loaded it (OMP_DISPLAY_ENV): verbalrl sets it before."""
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", ENV_VAR)}
-    code = "import verbalrl.llm.transformers_backend, os; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = "import verbalrl.llm.transformers_backend, os; print(os.environ.get('GOMP_SPINCOUNT'))"
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={**clean, **env, "OMP_DISPLAY_ENV": "VERBOSE", "PYTHONPATH": str(REPO)},
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
-    assert out.stdout.strip() == str(policy)
+    assert out.stdout.strip() == str(spincount_env)
     assert f"GOMP_SPINCOUNT = '{spins}'" in out.stderr
 
 

@@ -1,32 +1,35 @@
-"""How many CPU threads torch uses, chosen so a busy machine slows verbalrl down gracefully.
+"""How many CPU threads torch uses, and how they wait, so a busy machine slows verbalrl gracefully.
 
 Why: torch's CPU build runs its parallel work on GNU OpenMP (libgomp)
 threads, by default one per core, and a thread that finishes its share
-spins (about 3 ms) waiting for the others. A small model's decode step is
-hundreds of tiny parallel regions; when other processes hold the cores, the
-OS deschedules one worker and the rest spin through their time slices
-waiting for it. Measured here (2 cores, one busy loop per core,
-`benchmarks/busy_machine.py`): sampling 16 x 32 tokens took 6.4x its quiet
-time with torch's defaults, 1.8x with passive waiting and one thread.
+spins (GOMP_SPINCOUNT 300000, a few ms) waiting for the others. A small
+model's decode step is hundreds of tiny parallel regions; when other
+processes hold the cores, the OS deschedules one worker and the rest spin
+through their time slices waiting for it. Measured on 2 cores with a busy
+loop on each (`benchmarks/busy_machine.py`, RESULTS.md): sampling 16 x 32
+tokens took 6.1x its quiet time with torch's defaults, 1.4x on one thread.
 
 The policy, in order:
 
-1. Passive waiting: `OMP_WAIT_POLICY=PASSIVE` unless the user set
-   `OMP_WAIT_POLICY` or `GOMP_SPINCOUNT`. libgomp reads it once, when torch
-   is first imported, so `verbalrl/__init__.py` calls `set_wait_policy()`
-   (a torch-free environment default) before any module imports torch.
+1. Short spinning: `GOMP_SPINCOUNT=3000` (about 30 us, then the thread
+   sleeps) unless the user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`. Fully
+   passive waiting (`OMP_WAIT_POLICY=PASSIVE`) helped a busy machine as much
+   but cost 25-60 % on a quiet one (each barrier then pays a futex wake-up);
+   3000 spins cost nothing measurable quiet. libgomp reads this once, when
+   torch is first imported, so `verbalrl/__init__.py` calls
+   `set_wait_policy()` (torch-free) before any verbalrl module imports torch.
 2. The number of threads: `--threads` / `configure_threads(n)`, else
    `$VERBALRL_THREADS`, else the cores that are actually free: the idle share
-   of the allowed cores over ~80 ms of `/proc/stat` (rounded, never below 1,
-   never above the cores this process may use). On a quiet 2-core machine
-   that is 2; with a busy loop on each core it is 1, which needs no barrier
-   at all and was the fastest busy choice for sampling, scoring and
-   embedding alike.
+   of the allowed cores over ~80 ms of `/proc/stat`, rounded, never below 1
+   nor above the cores this process may use (affinity, cgroup quota). A quiet
+   2-core machine gets 2; with a busy loop on each core it gets 1, which has
+   no barrier to wait at and was the best busy choice for sampling, scoring
+   and one-sentence embedding alike.
 
-The choice is made once per process, when the first model loads (later
-loads keep it), and `$VERBALRL_THREADS` passes it on to child processes.
-Left out: interop threads (verbalrl runs no parallel graph ops), GPUs
-(untouched), and re-checking the load while a model runs.
+The count is chosen once per process, when the first model loads (later
+loads keep it); `$VERBALRL_THREADS` passes an explicit count to child
+processes. Left out: interop threads, GPUs (untouched), other OpenMP
+runtimes' knobs (unmeasured), and re-checking the load while a model runs.
 """
 
 from __future__ import annotations
@@ -44,14 +47,17 @@ log = logging.getLogger(__name__)
 _chosen: int | None = None  # the count set in this process (None: not yet)
 
 
+SPIN_COUNT = "3000"  # libgomp spins before a waiting thread sleeps (its default: 300000)
+
+
 def set_wait_policy() -> None:
-    """Make libgomp's idle threads sleep instead of spin, unless the user chose a policy.
+    """Make libgomp's waiting threads sleep after a short spin, unless the user chose a policy.
 
     Takes effect only if called before torch is first imported (libgomp
     reads its environment when it loads).
     """
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 
 def parse_threads(value: str | int | None, source: str = ENV_VAR) -> int | None:
