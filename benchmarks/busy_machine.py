@@ -24,11 +24,14 @@ Workloads:
   with the packaged GenRM and a fresh memory (wall time of the command).
 - `demo`: `examples/demo.py --per-family N` (wall time; the full demo is N=10).
 
-Printed per workload and setting: seconds quiet and busy, and busy/quiet.
+Printed per workload and setting: seconds quiet and busy (medians over
+`--repeats`), and busy/quiet. The graph's work varies from run to run (the
+samples differ, so do the rounds): its seconds per 1k generated tokens are
+the fairer comparison.
 Target: busy/quiet <= 2.5 for `new`. A run over `--timeout` is stopped and
 shown as "> T". The machine is shared and noisy: printed with each run are
-the load average and the cores other processes kept busy (from /proc/stat
-over 0.5 s) just before it starts.
+the load average and the threads other processes kept runnable (from
+/proc/stat over 0.5 s; the busy loops count) just before it starts.
 
     python benchmarks/busy_machine.py --workloads micro
     python benchmarks/busy_machine.py --workloads graph --problems 3
@@ -41,14 +44,15 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from verbalrl.threads import free_cores
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "VERBALRL_THREADS")
@@ -138,15 +142,50 @@ def micro_child() -> None:
 
 
 # ----------------------------------------------------------------- running one workload
+# The graph run goes through the CLI with the thread choice logged (verbalrl.threads logs it at INFO).
+CLI_WITH_THREAD_LOG = (
+    "import logging, sys; logging.basicConfig(level=logging.WARNING, format='%(message)s'); "
+    "logging.getLogger('verbalrl.threads').setLevel(logging.INFO); "
+    "from verbalrl.cli import main; sys.argv[0] = 'verbalrl'; main()"
+)
+
+
 def command(workload: str, args: argparse.Namespace, tmp: Path) -> list[str]:
     if workload == "micro":
         return [sys.executable, __file__, "--child", "micro"]
     if workload == "graph":
-        return [sys.executable, "-m", "verbalrl.cli", "run", "--graph", "reflective", "--task", "arithmetic",
-                "--level", "sum30", "--problems", str(args.problems), "--seed", "0", "--memory",
+        return [sys.executable, "-c", CLI_WITH_THREAD_LOG, "run", "--graph", "reflective", "--task",
+                "arithmetic", "--level", "sum30", "--problems", str(args.problems), "--seed", "0", "--memory",
                 str(tmp / "memory"), "--runs-dir", str(tmp / "runs"), "--no-progress", "--json"]  # fmt: skip
     return [sys.executable, str(REPO / "examples" / "demo.py"), "--per-family", str(args.per_family),
             "--out", str(tmp / "demo")]  # fmt: skip
+
+
+def graph_detail(stdout: str, stderr: str) -> dict:
+    """The work a graph run did (LLM calls, generated tokens: they differ when the numbers differ)
+    and the thread count it chose."""
+    summary = json.loads(stdout)["summary"]
+    threads = re.findall(r"torch threads: (\d+)", stderr)
+    return {
+        "threads": int(threads[0]) if threads else "?",
+        "llm calls": round(sum(r["mean_llm_calls"] * r["problems"] for r in summary)),
+        "tokens": round(sum(r["mean_generated_tokens"] * r["problems"] for r in summary)),
+        "accuracy": summary[0]["accuracy"],
+    }
+
+
+def runnable_others(seconds: float = 0.5, samples: int = 10) -> float:
+    """Threads other than this one waiting for or using a CPU (/proc/stat procs_running), on average.
+
+    Unlike the busy share of the cores it counts past the core count: 2 busy loops and another
+    engineer's job read 3 on 2 cores. The busy loops of a busy run are counted.
+    """
+    counts = []
+    for _ in range(samples):
+        with open("/proc/stat") as f:
+            counts += [int(line.split()[1]) - 1 for line in f if line.startswith("procs_running")]
+        time.sleep(seconds / samples)
+    return sum(counts) / len(counts)
 
 
 def run_once(workload: str, setting: str, busy: bool, args: argparse.Namespace) -> dict:
@@ -155,7 +194,7 @@ def run_once(workload: str, setting: str, busy: bool, args: argparse.Namespace) 
     try:
         with BusyLoops(cores() if busy else 0):
             load = os.getloadavg()[0]
-            others = cores() - free_cores(0.5)
+            others = runnable_others()
             start = time.perf_counter()
             try:
                 proc = subprocess.run(command(workload, args, tmp), env=settings_env(setting), cwd=tmp,
@@ -165,7 +204,12 @@ def run_once(workload: str, setting: str, busy: bool, args: argparse.Namespace) 
             seconds = time.perf_counter() - start
         if proc.returncode != 0:
             raise SystemExit(f"{workload} ({setting}) failed:\n{proc.stderr[-3000:]}")
-        detail = json.loads(proc.stdout.strip().splitlines()[-1]) if workload == "micro" else {}
+        detail = {}
+        if workload == "micro":
+            detail = json.loads(proc.stdout.strip().splitlines()[-1])
+        elif workload == "graph":
+            detail = graph_detail(proc.stdout, proc.stderr)
+            detail["s/1k tokens"] = round(1000 * seconds / max(1, detail["tokens"]), 1)
         return {"seconds": seconds, "load": load, "others": others, "detail": detail}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -185,6 +229,28 @@ def ratio(busy: dict, quiet: dict, timeout: float, key: str = "seconds") -> str:
     return f"> {timeout / q:.1f}x" if b is None else f"{b / q:.2f}x"
 
 
+def combine(runs: list[dict]) -> dict:
+    """One result from repeats: the median of each number (seconds: None if any run timed out)."""
+    if len(runs) == 1:
+        return runs[0]
+    seconds = [r["seconds"] for r in runs]
+    details = [r["detail"] for r in runs if r["detail"]]
+    numeric = [k for k, v in (details[0] if details else {}).items() if isinstance(v, int | float)]
+    return {
+        "seconds": None if None in seconds else statistics.median(seconds),
+        "load": statistics.mean(r["load"] for r in runs),
+        "others": statistics.mean(r["others"] for r in runs),
+        "detail": {k: statistics.median(d[k] for d in details) for k in numeric},
+        "runs": [r["seconds"] for r in runs],
+    }
+
+
+def pair(result: dict, cell: Any) -> str:
+    """`cell` of the quiet and the busy run, as "quiet|busy" ("-" where a run has no numbers)."""
+    runs = (result["quiet"], result["busy"])
+    return "|".join(str(cell(x)) if x["seconds"] and x["detail"] else "-" for x in runs)
+
+
 def report(workload: str, results: dict, args: argparse.Namespace) -> None:
     print(f"\n{workload}: seconds quiet / with one busy loop per core ({cores()} cores), busy/quiet")
     if workload == "micro":
@@ -195,12 +261,19 @@ def report(workload: str, results: dict, args: argparse.Namespace) -> None:
             cells = [f"{q.get(op, 0):6.2f} {b.get(op, 0):6.2f} {ratio(b, q, 0, op):>9}" for op in ops]
             threads = f"{q.get('threads', '-')}/{b.get('threads', '-')}"
             print(f"{setting:12} {threads:>11} " + " ".join(f"{c:>24}" for c in cells))
-    print(f"{'setting':12} {'quiet s':>9} {'busy s':>9} {'busy/quiet':>11}  load, others' cores: quiet|busy")
+    print(f"{'setting':12} {'quiet s':>9} {'busy s':>9} {'busy/quiet':>11}  load, others runnable: q|b")
     for setting, r in results.items():
         q, b = r["quiet"], r["busy"]
         print(f"{setting:12} {fmt(q, args.timeout):>9} {fmt(b, args.timeout):>9} "
               f"{ratio(b, q, args.timeout):>11}   {q['load']:.2f}, {q['others']:.1f} | "
               f"{b['load']:.2f}, {b['others']:.1f}")  # fmt: skip
+    if workload == "graph":  # different thread counts round differently: the samples, and the work, differ
+        print(f"{'setting':12} {'threads q|b':>11} {'tokens q|b':>13} {'calls q|b':>11} {'s/1k tok q|b':>13}")
+        for setting, r in results.items():
+            keys = ("threads", "tokens", "llm calls")
+            cells = [pair(r, lambda x, k=k: x["detail"].get(k, "-")) for k in keys]
+            per_k = pair(r, lambda x: x["detail"]["s/1k tokens"])
+            print(f"{setting:12} {cells[0]:>11} {cells[1]:>13} {cells[2]:>11} {per_k:>13}")
     if "new" in results and "old" in results:
         print(f"new/old quiet: {ratio(results['new']['quiet'], results['old']['quiet'], args.timeout)}, "
               f"busy: {ratio(results['new']['busy'], results['old']['busy'], args.timeout)}")
@@ -214,6 +287,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=8, help="graph: sum30 problems")
     parser.add_argument("--per-family", type=int, default=2, help="demo: problems of each family")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run is stopped")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each setting and mode (medians)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "micro":
@@ -226,15 +300,16 @@ def main() -> None:
             list(MICRO_SETTINGS) if workload == "micro" else ["old", "new"])  # fmt: skip
         results: dict[str, dict] = {s: {} for s in settings}
         empty = {"seconds": None, "load": float("nan"), "others": float("nan"), "detail": {}, "skipped": True}
-        for mode in ("quiet", "busy"):  # quiet first: the busy loops leave nothing behind, but be sure
+        for mode in ("quiet", "busy"):  # quiet first, then busy; the settings interleaved within each
+            runs: dict[str, list[dict]] = {s: [] for s in settings}
+            for _ in range(args.repeats if mode in modes else 0):
+                for setting in settings:
+                    r = run_once(workload, setting, mode == "busy", args)
+                    runs[setting].append(r)
+                    print(f"  {workload} {setting} {mode}: {fmt(r, args.timeout)} s (load {r['load']:.2f}, "
+                          f"others runnable {r['others']:.1f}) {r['detail'] or ''}", flush=True)  # fmt: skip
             for setting in settings:
-                if mode not in modes:
-                    results[setting][mode] = empty
-                    continue
-                r = run_once(workload, setting, mode == "busy", args)
-                results[setting][mode] = r
-                print(f"  {workload} {setting} {mode}: {fmt(r, args.timeout)} s (load {r['load']:.2f}, "
-                      f"others' cores {r['others']:.1f}) {r['detail'] or ''}", flush=True)  # fmt: skip
+                results[setting][mode] = combine(runs[setting]) if runs[setting] else empty
         report(workload, results, args)
 
 

@@ -129,6 +129,7 @@ def choose_threads(threads: int | None = None) -> int:
     """The thread count to use: `threads`, else `$VERBALRL_THREADS`, else the free cores (>= 1)."""
     explicit = _explicit(threads)
     if explicit is not None:
+        log.info("torch threads: %d (asked for)", explicit)
         return explicit
     free = free_cores()
     n = max(1, min(allowed_cores(), math.floor(free + 0.5)))
