@@ -248,7 +248,7 @@ def combine(runs: list[dict]) -> dict:
 def pair(result: dict, cell: Any) -> str:
     """`cell` of the quiet and the busy run, as "quiet|busy" ("-" where a run has no numbers)."""
     runs = (result["quiet"], result["busy"])
-    return "|".join(str(cell(x)) if x["seconds"] and x["detail"] else "-" for x in runs)
+    return "|".join(f"{cell(x):.4g}" if x["seconds"] and x["detail"] else "-" for x in runs)
 
 
 def report(workload: str, results: dict, args: argparse.Namespace) -> None:
