@@ -339,16 +339,16 @@ def main() -> None:
         "--torch-threads",
         type=int,
         default=None,
-        help="torch intra-op threads (default: torch's own choice, all cores)",
+        help="torch intra-op threads (default: verbalrl's choice, the cores free when the embedder loads)",
     )
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="verbalrl-membench-"))
     root.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
     if args.torch_threads is not None:
-        import torch
+        from verbalrl.threads import configure_threads
 
-        torch.set_num_threads(args.torch_threads)
+        configure_threads(args.torch_threads)  # the embedder load keeps this count
     real = SentenceTransformerEmbedder(batch_size=128)
     t0 = time.perf_counter()
     print(

@@ -19,6 +19,11 @@ problems, resumable), `training`, `evaluation`, `cli`.
 from __future__ import annotations
 
 from ._lazy import lazy_exports
+from .threads import set_wait_policy
+
+# Before any verbalrl module imports torch: libgomp reads its wait policy once, when it loads
+# (idle threads that spin make a busy machine collapse; see verbalrl/threads.py).
+set_wait_policy()
 
 __version__ = "0.1.0"
 

@@ -31,6 +31,7 @@ from .options import (
     ResumeOpt,
     SeedOpt,
     TaskOptionOpt,
+    ThreadsOpt,
     print_training,
     sft_config,
     stdout_to_stderr,
@@ -54,6 +55,7 @@ def train_generator(
     lora_r: LoraROpt = SFT_DEFAULTS.lora_r,
     seed: SeedOpt = SFT_DEFAULTS.seed,
     resume: ResumeOpt = False,
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Fine-tune a solver on correct solutions (pool) and/or reference solutions (task)."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import VerbalRLError
-from .options import BaseUrlOpt, DtypeOpt, JsonOpt, ModelOpt, console, err_console, load_model
+from .options import BaseUrlOpt, DtypeOpt, JsonOpt, ModelOpt, ThreadsOpt, console, err_console, load_model
 
 
 def models(json_out: JsonOpt = False) -> None:
@@ -83,6 +83,7 @@ def generate(
     ] = None,
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Sample completions for prompts: `verbalrl generate -n 4 "What is 2 + 3?"`."""

@@ -1,7 +1,7 @@
 """Options shared by the command groups, each defined once, and how they become library objects.
 
 In scope: the `Annotated` option types every group uses (model, dtype,
-server URL, task, level, data file, number of problems, seed, JSON output,
+CPU threads, server URL, task, level, data file, number of problems, seed, JSON output,
 and the fine-tuning flags, whose defaults are read from `SFTConfig` so each
 default lives once), their one parser (`task_options`: `--level 2` is an
 int, `--level sum30` a name), loading the model behind `--model` with a
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import sys
 from collections.abc import Iterator
 from functools import cache
@@ -43,6 +44,35 @@ ModelOpt = Annotated[
 DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="server URL for openai:NAME models")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def apply_threads(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """Check `--threads` / `$VERBALRL_THREADS` while parsing; the model load applies it.
+
+    The count goes into `$VERBALRL_THREADS`, which `verbalrl.threads.configure_threads`
+    reads when a model loads (and child processes inherit); "auto" clears it.
+    """
+    from ..threads import ENV_VAR, parse_threads
+
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    from_env = getattr(source, "name", None) == "ENVIRONMENT"  # click's ParameterSource (typer vendors click)
+    n = parse_threads(value, f"${ENV_VAR}" if from_env else "--threads")
+    if n is None:
+        os.environ.pop(ENV_VAR, None)
+    else:
+        os.environ[ENV_VAR] = str(n)
+    return value
+
+
+ThreadsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--threads",
+        envvar="VERBALRL_THREADS",
+        callback=apply_threads,
+        help="torch CPU threads: a number, or auto (default: the cores free when the model loads)",
+    ),
+]
 
 # ----------------------------------------------------------------- tasks and problems
 TaskOpt = Annotated[str, typer.Option("--task", help="task name (see `verbalrl tasks list`)")]

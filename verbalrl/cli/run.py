@@ -36,6 +36,7 @@ from .options import (
     SplitOpt,
     TaskOpt,
     TaskOptionOpt,
+    ThreadsOpt,
     console,
     err_console,
     hidden_aliases,
@@ -304,6 +305,7 @@ def run_cmd(
             "(then --resume)",
         ),
     ] = 60.0,
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable.
@@ -362,6 +364,7 @@ def solve_cmd(
     max_new_tokens: NewTokensOpt = None,
     temperature: TempOpt = None,
     agents: AgentsOpt = None,
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Solve one question with a live view of the nodes (drafts, scores, critiques, answer)."""

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DtypeOpt, ModelOpt, TaskOptionOpt, err_console, load_model, task_options
+from .options import DtypeOpt, ModelOpt, TaskOptionOpt, ThreadsOpt, err_console, load_model, task_options
 
 
 def serve(
@@ -39,6 +39,7 @@ def serve(
     memory: Annotated[Path | None, typer.Option(help="--graph reflective: memory folder")] = None,
     n_drafts: Annotated[int | None, typer.Option(help="--graph: drafts per round")] = None,
     max_rounds: Annotated[int | None, typer.Option(help="--graph: rounds")] = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Serve a model (or, with --graph, an agent) over an OpenAI-compatible HTTP API."""
     from ..errors import VerbalRLError

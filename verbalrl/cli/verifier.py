@@ -45,6 +45,7 @@ from .options import (
     SplitOpt,
     TaskOpt,
     TaskOptionOpt,
+    ThreadsOpt,
     console,
     err_console,
     hidden_aliases,
@@ -101,6 +102,7 @@ def sample(
     ] = "references",
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Sample solutions per problem, label each with the task's checker, write a JSONL pool."""
@@ -211,6 +213,7 @@ def eval_verifier(
     plot: Annotated[bool, typer.Option(help="write the accuracy-vs-N PNG")] = True,
     base_url: BaseUrlOpt = None,
     dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Best-of-N accuracy (with CIs, AUC and compute) of every method on one candidate pool."""
@@ -280,6 +283,7 @@ def train_verifier(
         str | None, typer.Option(help="teacher model for gsm8k CoT data (--kind genrm-cot)")
     ] = None,
     resume: ResumeOpt = False,
+    threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a GenRM (direct or CoT) or the ORM baseline on a labelled pool."""

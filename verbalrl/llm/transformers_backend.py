@@ -132,6 +132,9 @@ class TransformersLLM:
         fast_scoring: bool = True,
     ) -> TransformersLLM:
         """Load a model by alias, folder, .gguf file or hub id (GGUF is converted once and cached)."""
+        from ..threads import configure_threads
+
+        configure_threads()  # torch's CPU threads: $VERBALRL_THREADS or the free cores
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         name, adapter = _unpack_artifact(name, adapter)

@@ -99,6 +99,10 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
 
+                from ..threads import configure_threads
+
+                configure_threads()  # torch's CPU threads, as for the LLM (verbalrl/threads.py)
+
                 local = self._path.expanduser().is_dir()
                 source = str(self._path.expanduser()) if local else self.name
                 from ..quiet import quiet_loading

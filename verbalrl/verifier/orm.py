@@ -34,7 +34,9 @@ def load_classifier(source: str, dtype: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from ..quiet import quiet_loading
+    from ..threads import configure_threads
 
+    configure_threads()  # torch's CPU threads, as for the LLM (verbalrl/threads.py)
     with quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=dtype)
