@@ -130,8 +130,9 @@ class LlamaCppLLM:
         params.n_ubatch = 512
         params.n_seq_max = sequences
         params.kv_unified = True  # a prompt's cells are shared by its samples, not copied
-        if threads is None:
-            threads = len(os.sched_getaffinity(0))
+        from ..threads import configure_threads
+
+        threads = configure_threads(threads)  # --threads / $VERBALRL_THREADS / the free cores
         params.n_threads = params.n_threads_batch = threads
         self._ctx = lc.llama_init_from_model(self._model, params)
         if not self._ctx:
