@@ -14,6 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# verbalrl picks torch threads from the cores free when the first model loads; a blip of other
+# work at that instant would run the whole suite on one thread. The tests of that policy set or
+# clear this variable themselves.
+os.environ.setdefault("VERBALRL_THREADS", str(len(os.sched_getaffinity(0))))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
