@@ -1,8 +1,10 @@
 """Opening chromadb for memory: the folder checks, the lock, the client, the collections.
 
 In scope: an embedded `PersistentClient` on a folder (checked to be a memory
-folder or empty, locked for one writer) or an `HttpClient` to a `chroma run`
-server; telemetry off; one cosine collection per record kind, registered with
+folder or empty, locked for one writer; a new one created in SQLite's WAL
+mode) or an `HttpClient` to a `chroma run` server; telemetry off; one cosine
+collection per record kind (its HNSW index saved every
+`config.hnsw_sync_threshold` writes), registered with
 an embedding function plain chromadb can rebuild (chromadb's own
 sentence-transformers function on the packaged model folder for the default
 embedder; verbalrl's registered function, which needs `import
