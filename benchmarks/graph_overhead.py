@@ -16,6 +16,7 @@ of wall time outside model calls in a small real run.
 
     .venv/bin/python benchmarks/graph_overhead.py                 # both parts (~3-6 min on 2 busy cores)
     .venv/bin/python benchmarks/graph_overhead.py --no-real       # part 1 only (~30 s)
+    .venv/bin/python benchmarks/graph_overhead.py --no-real --chromadb-defaults  # + memory as before issue 15
 """
 
 from __future__ import annotations
@@ -51,10 +52,16 @@ def low_score(question: str, candidate: str) -> float:
     return 0.1  # never accepted: every graph runs all its rounds
 
 
-def open_memory(folder: Path, embedder: Any) -> Any:
-    from verbalrl.memory import ChromaMemory
+def open_memory(folder: Path, embedder: Any, chromadb_defaults: bool = False) -> Any:
+    """A fresh memory; `chromadb_defaults` opens it as verbalrl did before issue 15 (SQLite's
+    rollback journal: an existing empty database file keeps its mode; HNSW saved every 1000 writes)."""
+    from verbalrl.memory import ChromaMemory, MemoryConfig
 
-    return ChromaMemory(folder, embedder=embedder)
+    if not chromadb_defaults:
+        return ChromaMemory(folder, embedder=embedder)
+    folder.mkdir(parents=True)
+    (folder / "chroma.sqlite3").touch()
+    return ChromaMemory(config=MemoryConfig(path=folder, hnsw_sync_threshold=1000), embedder=embedder)
 
 
 class TimedMemory:
@@ -85,20 +92,24 @@ class TimedMemory:
 
 
 def zero_latency(
-    problems: list[Any], task: Any, rounds: int, embedders: dict[str, Any], tmp: Path
+    problems: list[Any], task: Any, rounds: int, embedders: dict[str, Any], tmp: Path, defaults: bool = False
 ) -> dict[str, dict]:
     """ms per round per graph: `graph.invoke` with SqliteSaver, and through the Runner.
 
     Each measurement gets a fresh memory folder (re-storing the same experiences
-    would be a cheap idempotent no-op and flatter the numbers).
+    would be a cheap idempotent no-op and flatter the numbers). With `defaults`, each
+    reflective row is followed by the same row on a memory opened with chromadb's defaults.
     """
     from verbalrl.graphs.checkpoint import sqlite_checkpointer
 
-    variants = [("single", "single", None), ("multi", "multi", None)]
-    variants += [(f"reflective ({label})", "reflective", emb) for label, emb in embedders.items()]
+    variants = [("single", "single", None, False), ("multi", "multi", None, False)]
+    for label, emb in embedders.items():
+        variants.append((f"reflective ({label})", "reflective", emb, False))
+        if defaults:
+            variants.append((f"reflective ({label}, chromadb defaults)", "reflective", emb, True))
     out: dict[str, dict] = {}
     warm = 3
-    for key, name, embedder in variants:
+    for key, name, embedder, old_store in variants:
         row: dict[str, Any] = {}
         for r in (1, rounds):
             # distillation off: it is a scheduled LLM call every k problems, not part of a round
@@ -108,7 +119,8 @@ def zero_latency(
             )
             verifier = FunctionVerifier(low_score)
             tag = f"{name}-{len(out)}-{r}"
-            memory = TimedMemory(open_memory(tmp / f"mem-{tag}", embedder)) if embedder is not None else None
+            opened = open_memory(tmp / f"mem-{tag}", embedder, old_store) if embedder is not None else None
+            memory = TimedMemory(opened) if opened is not None else None
             saver, conn = sqlite_checkpointer(tmp / f"ck-{tag}.sqlite")
             graph = build_graph(
                 name, FakeLLM(reply), verifier, config, memory=memory, checkpointer=saver, task=task
@@ -129,7 +141,8 @@ def zero_latency(
             row[f"invoke_{r}"] = 1000 * statistics.median(times)
             row[f"memory_{r}"] = 1000 * statistics.median(in_memory)
             # The same through the Runner: JSONL append with fsync, state lookup, progress off.
-            memory = open_memory(tmp / f"mem-runner-{tag}", embedder) if embedder is not None else None
+            folder = tmp / f"mem-runner-{tag}"
+            memory = open_memory(folder, embedder, old_store) if embedder is not None else None
             runner = Runner(
                 name,
                 FakeLLM(reply),
@@ -200,6 +213,11 @@ def main() -> None:
     parser.add_argument("--real", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--real-problems", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument(
+        "--chromadb-defaults",
+        action="store_true",
+        help="also run each reflective row on a memory opened with chromadb's defaults (before issue 15)",
+    )
     args = parser.parse_args()
 
     from verbalrl.memory import HashEmbedder
@@ -211,7 +229,7 @@ def main() -> None:
     task = get_task("arithmetic", level=2)
     problems = task.problems("test", n=args.problems, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
-        zero = zero_latency(problems, task, args.rounds, embedders, Path(tmp))
+        zero = zero_latency(problems, task, args.rounds, embedders, Path(tmp), args.chromadb_defaults)
         print("\n1. Zero-latency model, real SqliteSaver, real chromadb memory (MiniLM or hash embedder):")
         print(f"   ms per round (median over {args.problems - 3} problems; target < 25 ms)")
         r = args.rounds
@@ -223,10 +241,10 @@ def main() -> None:
             "runner 1 rd",
             f"runner {r} rd",
         )
-        print(f"   {'graph':<20} " + " ".join(f"{h:>12}" for h in heads))
+        print(f"   {'graph':<38} " + " ".join(f"{h:>12}" for h in heads))
         for name, row in zero.items():
             keys = ("invoke_1", "memory_1", f"invoke_{r}", f"memory_{r}", "runner_1", f"runner_{r}")
-            print(f"   {name:<20} " + " ".join(f"{row[k]:>12.1f}" for k in keys))
+            print(f"   {name:<38} " + " ".join(f"{row[k]:>12.1f}" for k in keys))
         if args.real:
             real = real_run(args.real_problems, args.max_new_tokens, embedder, Path(tmp))
             print(

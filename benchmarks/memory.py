@@ -9,6 +9,10 @@ and noisy, so compare ratios, not absolute numbers across runs):
    `add_experience`, on the same records into fresh stores.
 3. Growth of record count and folder size over many near-duplicate inserts
    with a per-task cap.
+4. Per-add cost: ms per `add_experience` (real embedder, merging and caps on)
+   into stores already holding 100, 1k and 10k records, the store as verbalrl
+   opens it beside one with chromadb's defaults (rollback journal, HNSW index
+   saved every 1000 writes), adds interleaved.
 
 Embedding 100k texts takes ~20 minutes on 2 busy cores, so the *stored*
 vectors are precomputed where the measurement is not about embedding: a set of
@@ -24,6 +28,7 @@ latency with the embedder on one thread.
 
     .venv/bin/python benchmarks/memory.py                     # full run (~25 min)
     .venv/bin/python benchmarks/memory.py --skip insert,growth --torch-threads 1
+    .venv/bin/python benchmarks/memory.py --skip recall,insert,growth --torch-threads 1 --add-sizes 10000
     .venv/bin/python benchmarks/memory.py --sizes 2000 --queries 50 \\
         --insert-n 300 --dup-inserts 5000 --unique 1000 --dup-unique 300 --cap 50   # quick (~2 min)
 """
@@ -109,10 +114,10 @@ def noisy(vec: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray
     return out / np.linalg.norm(out)
 
 
-def experiences(n: int, seed: int) -> list[Experience]:
+def experiences(n: int, seed: int, offset: int = 0) -> list[Experience]:
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for i in range(offset, offset + n):
         task, problem, solution = make_problem(rng, i)
         kind = rng.randrange(5)  # status independent of the (clustered) vector
         out.append(
@@ -321,6 +326,79 @@ def bench_growth(real: Embedder, inserts: int, unique: int, cap: int, root: Path
         )
 
 
+class TimedEmbedder(TableEmbedder):
+    """A `TableEmbedder` that adds up the seconds its real model runs."""
+
+    seconds = 0.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        start = time.perf_counter()
+        missing = any(t not in self.table for t in texts)
+        try:
+            return super().embed(texts)
+        finally:
+            if missing:
+                self.seconds += time.perf_counter() - start
+
+
+def chromadb_defaults(folder: Path) -> MemoryConfig:
+    """A store as verbalrl opened one before issue 15: SQLite's rollback journal (an existing, empty
+    database file keeps its mode) and chromadb's default HNSW save interval (1000 writes)."""
+    folder.mkdir(parents=True)
+    (folder / "chroma.sqlite3").touch()
+    return MemoryConfig(path=folder, hnsw_sync_threshold=1000)
+
+
+def bench_per_add(real: Embedder, sizes: list[int], n_adds: int, unique: int, root: Path) -> None:
+    print(f"\n== per-add cost: {n_adds} x add_experience into a store already holding N records ==")
+    fill = experiences(max(sizes), seed=4)
+    table = build_table(real, fill, min(unique, max(sizes)), seed=4)
+    # New records, text never seen: the real model embeds each inside the timed call.
+    new = experiences(n_adds, seed=5, offset=10**6)
+    lessons = sum(e.reflection is not None for e in new)
+    print(
+        f"  {n_adds} new records ({lessons} failures with a lesson: two embeddings and two writes each); "
+        "fill vectors precomputed; adds to the two stores interleaved"
+    )
+    variants = {
+        "chromadb defaults": lambda folder: chromadb_defaults(folder),
+        "verbalrl (tuned)": lambda folder: MemoryConfig(path=folder),
+    }
+    for size in sorted(sizes):
+        stores, embedders = {}, {}
+        for name, make in variants.items():
+            embedders[name] = TimedEmbedder(real, dict(table))
+            stores[name] = ChromaMemory(
+                config=make(root / f"per-add-{size}-{len(stores)}"), embedder=embedders[name]
+            )
+            stores[name].put_records(fill[:size])
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        try:
+            for i, exp in enumerate(new):
+                order = list(variants) if i % 2 == 0 else list(reversed(variants))
+                for name in order:
+                    start = time.perf_counter()
+                    stores[name].add_experience(exp)
+                    times[name].append(time.perf_counter() - start)
+            counts = {name: store.count() for name, store in stores.items()}
+        finally:
+            for store in stores.values():
+                store.close()
+        assert len(set(counts.values())) == 1, counts  # both stores hold the same records
+        print(f"  N = {size} stored ({next(iter(counts.values()))} after the adds):")
+        for name in variants:
+            ms = np.array(times[name]) * 1000
+            buckets = " ".join(f"{b.mean():.0f}" for b in np.array_split(ms, 10))
+            embedding = 1000 * embedders[name].seconds / n_adds
+            print(
+                f"      {name:<18} mean {ms.mean():5.1f} ms  p50 {np.median(ms):5.1f}  "
+                f"p95 {np.percentile(ms, 95):5.1f}  of which embedding {embedding:4.1f}"
+                f"  | mean per tenth: {buckets}"
+            )
+        before, after = (float(np.mean(times[name])) for name in variants)
+        print(f"      ratio defaults / tuned: {before / after:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="stored experiences for recall")
@@ -333,7 +411,11 @@ def main() -> None:
     parser.add_argument(
         "--growth-modes", default="dedupe,nodedupe", help="growth runs: dedupe and/or nodedupe"
     )
-    parser.add_argument("--skip", default="", help="comma list of recall,insert,growth to skip")
+    parser.add_argument("--add-sizes", default="100,1000,10000", help="stored records for the per-add cost")
+    parser.add_argument(
+        "--adds", type=int, default=1000, help="timed adds per store (1000: chromadb's default save period)"
+    )
+    parser.add_argument("--skip", default="", help="comma list of recall,insert,growth,per-add to skip")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
         "--torch-threads",
@@ -349,7 +431,9 @@ def main() -> None:
         from verbalrl.threads import configure_threads
 
         configure_threads(args.torch_threads)  # the embedder load keeps this count
-    real = SentenceTransformerEmbedder(batch_size=128)
+    # No vector cache: every query text must be embedded inside the timed recall (with the
+    # default cache the up-front embedding of the query texts made recall's embedding free).
+    real = SentenceTransformerEmbedder(batch_size=128, cache_size=0)
     t0 = time.perf_counter()
     print(
         f"embedder {real.name} dim {real.dim} (loaded in {time.perf_counter() - t0:.1f} s); "
@@ -358,6 +442,8 @@ def main() -> None:
     try:
         if "recall" not in skip:
             bench_recall(real, [int(s) for s in args.sizes.split(",")], args.queries, args.unique, root)
+        if "per-add" not in skip:
+            bench_per_add(real, [int(s) for s in args.add_sizes.split(",")], args.adds, args.unique, root)
         if "insert" not in skip:
             bench_insert(real, args.insert_n, args.unique, root)
         if "growth" not in skip:

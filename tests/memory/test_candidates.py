@@ -287,7 +287,7 @@ def test_one_unfiltered_query_of_n_fetch_rows_when_no_group_is_short(memory: Chr
 def test_a_short_group_widens_the_query_once(memory: ChromaMemory) -> None:
     memory.add_experiences(APPLES)
     counts: Counter[str] = Counter()
-    want = {"exemplar": 2, "failure": 1}  # no failure is stored
+    want = {"exemplar": 5, "failure": 1}  # no failure is stored
     groups = _fetch(memory, "count the apples in basket", want, n_fetch=3, counts=counts)
     # the widened query (3 * WIDEN rows) saw the whole collection: no filtered query follows
     assert 3 * WIDEN > len(APPLES)
@@ -295,6 +295,35 @@ def test_a_short_group_widens_the_query_once(memory: ChromaMemory) -> None:
     ids = [rec.id for rec, _, _ in groups["exemplar"]]
     assert len(ids) == len(set(ids)) == len(APPLES)  # rows seen in both stages appear once
     assert groups["failure"] == []
+
+
+def test_the_widened_query_fills_only_the_short_groups(memory: ChromaMemory) -> None:
+    memory.add_experiences(APPLES)
+    counts: Counter[str] = Counter()
+    want = {"exemplar": 2, "failure": 1}  # exemplars are full after the first query
+    first = _fetch(memory, "count the apples in basket", {"exemplar": 2}, n_fetch=3)
+    groups = _fetch(memory, "count the apples in basket", want, n_fetch=3, counts=counts)
+    assert counts == Counter({"unfiltered": 1, "widened": 1})
+    # the full group keeps the first query's candidates: what a short failure group does
+    # to the query never changes which exemplars are offered
+    assert [r.id for r, _, _ in groups["exemplar"]] == [r.id for r, _, _ in first["exemplar"]]
+
+
+def test_rows_of_the_widened_query_carry_their_stored_vectors(memory: ChromaMemory) -> None:
+    """The widened query fetches no vectors; those of the rows it keeps come by id, each its own."""
+    failures = [_exp(f"count the pears in crate {i}", f"{i} pears", outcome="failure") for i in range(6)]
+    memory.add_experiences(APPLES + failures)
+    counts: Counter[str] = Counter()
+    q = memory.embedder.embed(["count the apples in basket"])[0]
+    want = {"exemplar": 1, "failure": 6}
+    groups = _fetch(memory, "count the apples in basket", want, n_fetch=3, counts=counts)
+    assert 3 * WIDEN > len(APPLES) + len(failures)  # the widened query sees every row
+    assert counts == Counter({"unfiltered": 1, "widened": 1})
+    assert _solutions(groups, "failure") == {f"{i} pears" for i in range(6)}
+    for rec, vec, sim in groups["failure"]:
+        assert vec.dtype == np.float32
+        np.testing.assert_allclose(vec, memory.embedder.embed([rec.problem])[0], atol=1e-6)
+        assert sim == pytest.approx(float(vec @ q), abs=1e-4)
 
 
 def test_a_group_still_short_gets_a_filtered_query(memory: ChromaMemory) -> None:

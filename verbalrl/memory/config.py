@@ -4,7 +4,7 @@ In scope: one frozen pydantic model validated at the edge, with the defaults
 documented per field. Left out: the embedding model object itself (pass it to
 `ChromaMemory(embedder=...)` or `InMemoryStore(embedder=...)`; only its name or
 path is configuration). `InMemoryStore` ignores the location fields (path, host, port,
-collection prefix).
+collection prefix) and chromadb's index setting (`hnsw_sync_threshold`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ class MemoryConfig(BaseModel):
         description="at the cap, evict down to (1 - this) of it so eviction runs rarely",
     )
     batch_size: int = Field(512, ge=1, description="records per chromadb write")
+    hnsw_sync_threshold: int = Field(
+        100,
+        ge=2,
+        description="writes after which chromadb saves its vector index to disk (chromadb's default is "
+        "1000); until then every write re-reads all writes since the last save from chromadb's log, "
+        "so a small value keeps each write cheap. Changing it changes when the index is saved, never "
+        "what is stored (writes are durable in chromadb's log first)",
+    )
     max_concepts: int = Field(50, ge=1, description="cap on concepts per task")
     overfetch: int = Field(
         8, ge=1, description="candidates fetched per wanted result before filtering and MMR"

@@ -8,8 +8,15 @@ what to recall, picking with MMR and presenting (`memory/recall.py`,
 Why filter after the query: in chromadb 1.5 a metadata `where` filter scans
 every row (~100 ms at 100k records on 2 cores) while an unfiltered HNSW query
 takes a few ms. So one unfiltered query over-fetches; if a group (exemplars,
-failures, ...) came back short, a wider unfiltered query follows; a filtered
-query runs only for a group still short while the collection holds more rows.
+failures, ...) came back short, a wider unfiltered query follows for the short
+groups only; a filtered query runs only for a group still short while the
+collection holds more rows.
+
+Why the wider query fetches no vectors: most of its cost is moving rows out of
+chromadb (at 100k records, 192 rows: ~10 ms with vectors, ~6 ms without, ~1 ms
+for ids and distances alone), and only the rows that join a short group need
+their vector (a second, small `get` by id). A group that was already full keeps
+the candidates of the first query.
 """
 
 from __future__ import annotations
@@ -48,10 +55,12 @@ def fetch_candidates(
     groups: dict[Any, list[Candidate]] = {g: [] for g in want}
     seen: set[str] = set()
 
-    def take(res: Any) -> int:
+    def take(res: Any, into: set[Any]) -> int:
+        """Add the admitted rows of `res` to the groups in `into`; fetch vectors it lacks by id."""
         ids = res["ids"][0]
-        rows = zip(ids, res["metadatas"][0], as_rows(res["embeddings"][0]), res["distances"][0], strict=True)
-        for rid, meta, emb, dist in rows:
+        rows = zip(ids, res["metadatas"][0], res["distances"][0], strict=True)
+        found: list[tuple[Any, str, Any, float, int]] = []  # (group, id, metadata, cosine, row)
+        for i, (rid, meta, dist) in enumerate(rows):
             sim = 1.0 - float(dist)
             if not is_ours(meta):
                 foreign(rid, kind)
@@ -66,9 +75,16 @@ def fetch_candidates(
             ):
                 continue
             group = group_of(kind, meta.get("status"))
-            if group in groups:
+            if group in into:
                 seen.add(rid)
-                groups[group].append((from_metadata(kind, meta, rid), emb, sim))
+                found.append((group, rid, meta, sim, i))
+        if res.get("embeddings") is not None:
+            returned = as_rows(res["embeddings"][0])
+            vectors = [returned[i] for *_, i in found]
+        else:
+            vectors = vectors_of(col, [rid for _, rid, *_ in found])
+        for (group, rid, meta, sim, _), vec in zip(found, vectors, strict=True):
+            groups[group].append((from_metadata(kind, meta, rid), vec, sim))
         return len(ids)
 
     def short() -> list[Any]:
@@ -79,12 +95,20 @@ def fetch_candidates(
             items.sort(key=lambda item: -item[2])
         return groups
 
-    include: Any = ["metadatas", "embeddings", "distances"]
-    for stage, n_results in (("unfiltered", n_fetch), ("widened", n_fetch * WIDEN)):
-        returned = take(col.query(query_embeddings=query[None, :], n_results=n_results, include=include))
-        counts[stage] += 1
-        if returned < n_results or not short():
-            return done()  # nothing missed, or the collection holds fewer rows than asked
+    with_vectors: Any = ["metadatas", "embeddings", "distances"]
+    returned = take(
+        col.query(query_embeddings=query[None, :], n_results=n_fetch, include=with_vectors), set(groups)
+    )
+    counts["unfiltered"] += 1
+    if returned < n_fetch or not short():
+        return done()  # nothing missed, or the collection holds fewer rows than asked
+    n_wide = n_fetch * WIDEN
+    without: Any = ["metadatas", "distances"]
+    wide = col.query(query_embeddings=query[None, :], n_results=n_wide, include=without)
+    returned = take(wide, set(short()))
+    counts["widened"] += 1
+    if returned < n_wide or not short():
+        return done()
     for group in short():
         clauses: list[dict[str, Any]] = []
         if tasks is not None:
@@ -97,5 +121,15 @@ def fetch_candidates(
             continue
         counts["filtered"] += 1
         where: Any = clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        take(col.query(query_embeddings=query[None, :], n_results=n_fetch, where=where, include=include))
+        res = col.query(query_embeddings=query[None, :], n_results=n_fetch, where=where, include=with_vectors)
+        take(res, {group})
     return done()
+
+
+def vectors_of(col: Collection, ids: list[str]) -> list[np.ndarray]:
+    """The stored vectors of `ids`, in that order (one `get`; none for no ids)."""
+    if not ids:
+        return []
+    got = col.get(ids=ids, include=["embeddings"])
+    by_id = dict(zip(got["ids"], as_rows(got["embeddings"]), strict=True))
+    return [by_id[rid] for rid in ids]

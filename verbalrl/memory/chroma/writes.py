@@ -2,9 +2,9 @@
 
 In scope: looking up what a write batch may match in chromadb (the batch's
 ids, and one batched nearest-neighbour query), writing the plan
-`dedupe.plan_batch` makes, per-task caps (counted by a `where` query,
-evicted in `caps.py`'s order), `prune`, and `put_records` (an import: records
-as given, no merging). Left out: the rules themselves (`memory/dedupe.py`,
+`dedupe.plan_batch` makes, per-task caps (counted by a `where` query, once
+per task in a locked folder; evicted in `caps.py`'s order), `prune`, and
+`put_records` (an import: records as given, no merging). Left out: the rules themselves (`memory/dedupe.py`,
 `memory/caps.py`, `memory/concepts.py`, `memory/ingest.py`), which every
 backend shares.
 """
@@ -107,7 +107,14 @@ class ChromaWrites(ChromaBase):
         vectors = self.embedder.embed([embed_text(r) for r in records])
         found, neighbours = self._existing(kind, records, vectors)
         plan = plan_batch(records, vectors, found, neighbours, self.config.dedupe_threshold)
-        self._upsert(kind, list(plan.writes.values()))
+        try:
+            self._upsert(kind, list(plan.writes.values()))
+        except BaseException:
+            # Some chunks may be stored and a re-sent batch finds them known (not new): forget
+            # the cached counts of the batch's tasks, so the next cap check counts in chromadb.
+            for task in {record.task for record in records}:
+                self._counts.pop((kind, task), None)
+            raise
         added: dict[str, int] = {}
         for rid in plan.new_ids:
             task = plan.writes[rid][0].task
@@ -120,6 +127,12 @@ class ChromaWrites(ChromaBase):
 
     # ------------------------------------------------------------ caps
     def _task_count(self, kind: Kind, task: str) -> int:
+        """How many records of `task` the collection holds.
+
+        Counting is a metadata scan in chromadb (a `where` query returning every id of the
+        task), so a locked folder (this process the only writer) counts once per task and then
+        keeps the count up to date on every add and eviction; a server is counted each time.
+        """
         key = (kind, task)
         if key not in self._counts or self._opened.lock is None:
             got = self._col(kind).get(where={"task": task}, include=[])
@@ -129,7 +142,11 @@ class ChromaWrites(ChromaBase):
     def _enforce_cap(self, kind: Kind, task: str, cap: int | None = None) -> int:
         """Evict the least useful, then oldest, records of `task` above the cap; return how many."""
         cap = cap if cap is not None else self.config.max_per_task
-        if cap is None or kind == "concept" or not over_cap(self._task_count(kind, task), cap):
+        if cap is None or kind == "concept":
+            return 0
+        if self._opened.lock is None and not over_cap(self._col(kind).count(), cap):
+            return 0  # a server whose whole collection is within the cap: no task can be over it
+        if not over_cap(self._task_count(kind, task), cap):
             return 0
         col = self._col(kind)
         got = col.get(where={"task": task}, include=["metadatas"])
