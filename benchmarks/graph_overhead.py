@@ -25,6 +25,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +54,12 @@ def low_score(question: str, candidate: str) -> float:
 
 
 def open_memory(folder: Path, embedder: Any, chromadb_defaults: bool = False) -> Any:
-    """A fresh memory; `chromadb_defaults` opens it as verbalrl did before issue 15 (SQLite's
-    rollback journal: an existing empty database file keeps its mode; HNSW saved every 1000 writes)."""
+    """A fresh memory; `chromadb_defaults` opens it as verbalrl did before issue 15 (chromadb's
+    default HNSW save interval, 1000 writes)."""
     from verbalrl.memory import ChromaMemory, MemoryConfig
 
-    if not chromadb_defaults:
-        return ChromaMemory(folder, embedder=embedder)
-    folder.mkdir(parents=True)
-    (folder / "chroma.sqlite3").touch()
-    return ChromaMemory(config=MemoryConfig(path=folder, hnsw_sync_threshold=1000), embedder=embedder)
+    sync = 1000 if chromadb_defaults else MemoryConfig().hnsw_sync_threshold
+    return ChromaMemory(config=MemoryConfig(path=folder, hnsw_sync_threshold=sync), embedder=embedder)
 
 
 class TimedMemory:
@@ -92,24 +90,32 @@ class TimedMemory:
 
 
 def zero_latency(
-    problems: list[Any], task: Any, rounds: int, embedders: dict[str, Any], tmp: Path, defaults: bool = False
+    problems: list[Any],
+    task: Any,
+    rounds: int,
+    embedders: dict[str, Callable[[], Any]],
+    tmp: Path,
+    defaults: bool = False,
 ) -> dict[str, dict]:
     """ms per round per graph: `graph.invoke` with SqliteSaver, and through the Runner.
 
     Each measurement gets a fresh memory folder (re-storing the same experiences
-    would be a cheap idempotent no-op and flatter the numbers). With `defaults`, each
-    reflective row is followed by the same row on a memory opened with chromadb's defaults.
+    would be a cheap idempotent no-op and flatter the numbers). Each reflective row
+    gets a fresh embedder (`embedders` makes them): its vector cache is not warmed by
+    another row. With `defaults`, each reflective row is followed by the same row on a
+    memory opened with chromadb's defaults.
     """
     from verbalrl.graphs.checkpoint import sqlite_checkpointer
 
     variants = [("single", "single", None, False), ("multi", "multi", None, False)]
-    for label, emb in embedders.items():
-        variants.append((f"reflective ({label})", "reflective", emb, False))
+    for label, make in embedders.items():
+        variants.append((f"reflective ({label})", "reflective", make, False))
         if defaults:
-            variants.append((f"reflective ({label}, chromadb defaults)", "reflective", emb, True))
+            variants.append((f"reflective ({label}, chromadb defaults)", "reflective", make, True))
     out: dict[str, dict] = {}
     warm = 3
-    for key, name, embedder, old_store in variants:
+    for key, name, make_embedder, old_store in variants:
+        embedder = make_embedder() if make_embedder is not None else None
         row: dict[str, Any] = {}
         for r in (1, rounds):
             # distillation off: it is a scheduled LLM call every k problems, not part of a round
@@ -225,7 +231,7 @@ def main() -> None:
 
     embedder = SentenceTransformerEmbedder()
     # The hash embedder (no model) beside the real one separates graph + chromadb cost from embedding.
-    embedders = {"MiniLM": embedder, "hash": HashEmbedder(384)}
+    embedders = {"MiniLM": SentenceTransformerEmbedder, "hash": lambda: HashEmbedder(384)}
     task = get_task("arithmetic", level=2)
     problems = task.problems("test", n=args.problems, seed=0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,8 @@ and noisy, so compare ratios, not absolute numbers across runs):
    with a per-task cap.
 4. Per-add cost: ms per `add_experience` (real embedder, merging and caps on)
    into stores already holding 100, 1k and 10k records, the store as verbalrl
-   opens it beside one with chromadb's defaults (rollback journal, HNSW index
-   saved every 1000 writes), adds interleaved.
+   opens it beside one with chromadb's default HNSW save interval (1000 writes),
+   adds interleaved.
 
 Embedding 100k texts takes ~20 minutes on 2 busy cores, so the *stored*
 vectors are precomputed where the measurement is not about embedding: a set of
@@ -342,10 +342,7 @@ class TimedEmbedder(TableEmbedder):
 
 
 def chromadb_defaults(folder: Path) -> MemoryConfig:
-    """A store as verbalrl opened one before issue 15: SQLite's rollback journal (an existing, empty
-    database file keeps its mode) and chromadb's default HNSW save interval (1000 writes)."""
-    folder.mkdir(parents=True)
-    (folder / "chroma.sqlite3").touch()
+    """A store as verbalrl opened one before issue 15: chromadb's default HNSW save interval."""
     return MemoryConfig(path=folder, hnsw_sync_threshold=1000)
 
 

@@ -1,10 +1,9 @@
 """Opening chromadb for memory: the folder checks, the lock, the client, the collections.
 
 In scope: an embedded `PersistentClient` on a folder (checked to be a memory
-folder or empty, locked for one writer; a new one created in SQLite's WAL
-mode) or an `HttpClient` to a `chroma run` server; telemetry off; one cosine
-collection per record kind (its HNSW index saved every
-`config.hnsw_sync_threshold` writes), registered with
+folder or empty, locked for one writer) or an `HttpClient` to a `chroma run`
+server; telemetry off; one cosine collection per record kind (its HNSW index
+saved every `config.hnsw_sync_threshold` writes), registered with
 an embedding function plain chromadb can rebuild (chromadb's own
 sentence-transformers function on the packaged model folder for the default
 embedder; verbalrl's registered function, which needs `import
@@ -22,9 +21,7 @@ Errors are translated: a folder chromadb cannot open gives
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +42,6 @@ from ..errors import EmbedderMismatchError, MemoryCorruptError, MemoryUnavailabl
 from ..kinds import KINDS, Kind
 from .lock import LOCK_NAME, FolderLock
 from .retry import RetryingCollection
-
-log = logging.getLogger(__name__)
 
 MARKER_NAME = "verbalrl-memory.json"
 FORMAT_VERSION = 1
@@ -178,26 +173,6 @@ def _check_folder(folder: Path) -> None:
         raise MemoryCorruptError(f"memory folder {folder} is not readable and writable by you")
 
 
-def create_in_wal_mode(db: Path) -> None:
-    """Create chromadb's (empty) database file in SQLite's write-ahead-log mode, before chromadb opens it.
-
-    Why: chromadb 1.5 leaves SQLite in its default rollback-journal mode, where each
-    transaction costs four fsyncs and each upsert two transactions: 8 fsyncs per write
-    against 2 in WAL mode (counted with strace), which is most of a write's time on a
-    busy disk. Commits stay synchronous (fsynced), so a killed process or a power cut
-    loses nothing acknowledged. The mode is recorded in the file, so every later opener
-    (plain chromadb, `chroma run`) uses it. Only a new folder is switched: changing the
-    mode of a database another connection holds open can corrupt it (chroma-core/chroma#7040).
-    """
-    conn = sqlite3.connect(db)
-    try:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    finally:
-        conn.close()
-    if mode != "wal":  # a filesystem without shared memory (some network mounts): keep the default
-        log.info("memory: %s stays in SQLite %s mode", db, mode)
-
-
 def _check_marker(folder: Path, embedder: Embedder) -> None:
     marker = folder / MARKER_NAME
     if not marker.exists():
@@ -300,8 +275,6 @@ def open_store(config: MemoryConfig, embedder: Embedder) -> OpenedStore:
     try:
         _check_marker(folder, embedder)
         existed = (folder / DB_NAME).exists()
-        if not existed:
-            create_in_wal_mode(folder / DB_NAME)
         try:
             client = chromadb.PersistentClient(path=str(folder), settings=_settings())
             collections = _collections(client, config, embedder)
