@@ -158,3 +158,15 @@ def candidate_probs(pairs: Sequence[tuple[str, float]], candidates: Sequence[str
         if tok not in best or lp > best[tok]:
             best[tok] = lp
     return {c: min(1.0, math.exp(best[c])) if c in best else 0.0 for c in candidates}
+
+
+def common_prefix_length(batch: Sequence[Sequence[int]]) -> int:
+    """How many leading token ids every row of `batch` shares (what a scorer computes once)."""
+    first = batch[0]
+    length = min(len(ids) for ids in batch)
+    for ids in batch[1:]:
+        k = 0
+        while k < length and ids[k] == first[k]:
+            k += 1
+        length = k
+    return length

@@ -29,6 +29,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .base import common_prefix_length
+
 # Architectures whose decoder layers are exactly: RMSNorm, q/k/v/o attention with rotary
 # embeddings and grouped-query heads, RMSNorm, SiLU-gated MLP (and optional q/k/v biases).
 _SUPPORTED = {"llama", "mistral", "qwen2"}
@@ -101,7 +103,7 @@ class FastScorer:
         """Log-softmax (float32) of the next-token logits after each prompt: `[len(batch), vocab]`."""
         if not batch or any(not ids for ids in batch):
             raise ValueError("every prompt needs at least one token")
-        shared = _common_prefix_length(batch)
+        shared = common_prefix_length(batch)
         shared = min(shared, min(len(ids) for ids in batch) - 1)  # keep >= 1 suffix token each
         prefix_kv = self._prefix(batch[0][:shared]) if shared else None
         # Rows packed shortest suffix first, so rows of one length are one contiguous slice.
@@ -294,14 +296,3 @@ def _groups(lengths: list[int]) -> list[tuple[int, int, int]]:
             groups.append((offset, 1, n))
         offset += n
     return groups
-
-
-def _common_prefix_length(batch: list[list[int]]) -> int:
-    first = batch[0]
-    length = min(len(ids) for ids in batch)
-    for ids in batch[1:]:
-        k = 0
-        while k < length and ids[k] == first[k]:
-            k += 1
-        length = k
-    return length

@@ -39,6 +39,7 @@ from .base import (
     Completion,
     GenerationConfig,
     Prompt,
+    common_prefix_length,
     truncate_at_stop,
     validate_candidates,
     validate_prompts,
@@ -351,7 +352,7 @@ class LlamaCppLLM:
         return out
 
     def _score(self, prompts: list[list[int]], ids: list[int]) -> list[list[float]]:
-        shared = _common_prefix_length(prompts)
+        shared = common_prefix_length(prompts)
         shared = min(shared, min(len(p) for p in prompts) - 1)
         self._lc.llama_memory_clear(self._memory, True)
         if shared:
@@ -400,14 +401,3 @@ class LlamaCppLLM:
     def _logits(self, i: int) -> np.ndarray:
         ptr = self._lc.llama_get_logits_ith(self._ctx, i)
         return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), (self._n_vocab,))
-
-
-def _common_prefix_length(batch: list[list[int]]) -> int:
-    first = batch[0]
-    length = min(len(ids) for ids in batch)
-    for ids in batch[1:]:
-        k = 0
-        while k < length and ids[k] == first[k]:
-            k += 1
-        length = k
-    return length

@@ -32,6 +32,7 @@ from .base import (
     Completion,
     GenerationConfig,
     Prompt,
+    common_prefix_length,
     truncate_at_stop,
     validate_candidates,
     validate_prompts,
@@ -376,7 +377,7 @@ class TransformersLLM:
 
     def _reference_last_logprobs(self, batch: list[list[int]]) -> torch.Tensor:
         """Hugging Face's forward: left-padded suffixes after a cached shared prefix."""
-        shared = _common_prefix_length(batch)
+        shared = common_prefix_length(batch)
         shared = min(shared, min(len(ids) for ids in batch) - 1)  # keep >= 1 suffix token each
         if len(batch) == 1 or shared < _MIN_SHARED_PREFIX:
             shared = 0
@@ -426,14 +427,3 @@ def _unpack_artifact(name: str, adapter: str | Path | None) -> tuple[str, str | 
         return str(meta["base_model"]), Path(name)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelNotFoundError(f"{meta_path} is malformed: {exc}") from exc
-
-
-def _common_prefix_length(batch: list[list[int]]) -> int:
-    first = batch[0]
-    length = min(len(ids) for ids in batch)
-    for ids in batch[1:]:
-        k = 0
-        while k < length and ids[k] == first[k]:
-            k += 1
-        length = k
-    return length
