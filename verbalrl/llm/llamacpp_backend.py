@@ -44,6 +44,7 @@ from .base import (
     validate_candidates,
     validate_prompts,
 )
+from .prompting import TokenizerPrompts
 
 _SILENCED = False
 Weights = Literal["f16", "q8_0", "file"]
@@ -96,7 +97,7 @@ def _QUIET(level: int, text: bytes, data: Any) -> None:  # noqa: N802 - a C call
     return None
 
 
-class LlamaCppLLM:
+class LlamaCppLLM(TokenizerPrompts):
     """A GGUF model in llama.cpp, many sequences per decode call. Build with `LlamaCppLLM.load(name)`."""
 
     def __init__(
@@ -188,38 +189,6 @@ class LlamaCppLLM:
             self.close()
         except Exception:  # noqa: BLE001 - at interpreter exit llama.cpp's bindings may be gone
             pass
-
-    # ---------------------------------------------------------------- prompts
-    def render(self, prompt: Prompt) -> str:
-        """The text the model sees (the same as `TransformersLLM.render`)."""
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self.tokenizer, "chat_template", None) is None:
-            return "\n".join(f"{m['role']}: {m['content']}" for m in prompt) + "\nassistant:"
-        final = prompt[-1]["role"] == "assistant"
-        return str(
-            self.tokenizer.apply_chat_template(
-                prompt, tokenize=False, add_generation_prompt=not final, continue_final_message=final
-            )
-        )
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        return list(self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"])
-
-    def _encode_checked(self, prompts: Sequence[Prompt], reserve: int) -> list[list[int]]:
-        out = []
-        for i, prompt in enumerate(prompts):
-            ids = self.encode(prompt)
-            if not ids:
-                raise ValueError(f"prompts[{i}] encodes to no tokens")
-            if len(ids) + reserve > self.context_length:
-                raise ContextLengthError(
-                    f"prompts[{i}] has {len(ids)} tokens; with {reserve} token(s) to generate it exceeds "
-                    f"the context of {self.name} ({self.context_length} tokens). "
-                    "Shorten the prompt or lower max_new_tokens."
-                )
-            out.append(ids)
-        return out
 
     # --------------------------------------------------------------- sampling
     def generate(

@@ -24,7 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers import GenerationConfig as HFGenerationConfig
 
-from ..errors import ContextLengthError, ModelNotFoundError
+from ..errors import ModelNotFoundError
 from ..quiet import quiet_loading
 from .aliases import local_source, resolve_model
 from .base import (
@@ -46,6 +46,7 @@ from .decode import (
     output_cache,
     prompt_logprobs,
 )
+from .prompting import TokenizerPrompts
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def pick_dtype(dtype: DType, device: str) -> torch.dtype:
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
-class TransformersLLM:
+class TransformersLLM(TokenizerPrompts):
     """A causal LM from transformers, used in-process.
 
     Build with `TransformersLLM.load(name)` (alias, folder, .gguf or hub id) or
@@ -184,45 +185,6 @@ class TransformersLLM:
             elif isinstance(source, list | tuple):
                 ids.update(int(i) for i in source)
         return ids
-
-    # ---------------------------------------------------------------- prompts
-    def render(self, prompt: Prompt) -> str:
-        """The exact text the model sees: raw strings as-is, chats through the chat template."""
-        if isinstance(prompt, str):
-            return prompt
-        if getattr(self.tokenizer, "chat_template", None) is None:
-            # A base model without a template: a plain transcript is the honest fallback.
-            lines = [f"{m['role']}: {m['content']}" for m in prompt]
-            return "\n".join(lines) + "\nassistant:"
-        if prompt[-1]["role"] == "assistant":
-            # Prefill: continue the assistant's partial answer (e.g. a CoT rationale + verdict cue).
-            return str(
-                self.tokenizer.apply_chat_template(
-                    prompt, tokenize=False, continue_final_message=True
-                )
-            )
-        return str(
-            self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        )
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        """Token ids of a prompt (specials come from the chat template, not added again)."""
-        return list(self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"])
-
-    def _encode_checked(self, prompts: Sequence[Prompt], reserve: int) -> list[list[int]]:
-        encoded = []
-        for i, prompt in enumerate(prompts):
-            ids = self.encode(prompt)
-            if not ids:
-                raise ValueError(f"prompts[{i}] encodes to no tokens")
-            if len(ids) + reserve > self.context_length:
-                raise ContextLengthError(
-                    f"prompts[{i}] has {len(ids)} tokens; with {reserve} token(s) to generate it "
-                    f"exceeds the context of {self.name} ({self.context_length} tokens). "
-                    "Shorten the prompt or lower max_new_tokens."
-                )
-            encoded.append(ids)
-        return encoded
 
     # --------------------------------------------------------------- sampling
     def generate(
