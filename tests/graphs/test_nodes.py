@@ -138,3 +138,49 @@ def test_distill_runs_only_after_a_write_and_counts_its_calls(task, problems, tm
         # out of budget: no distillation even when one is due
         spent = {**state, **written, "llm_calls": config.max_llm_calls}
         assert distill(spent, rt) == {"path": ["distill"]}
+
+
+@pytest.mark.parametrize(
+    ("shown", "queried"),
+    [
+        ({}, {"experience", "concept"}),  # the defaults: exemplars as turns, concepts quoted
+        ({"show_concepts": False}, {"experience"}),
+        ({"show_failures": True, "show_lessons": True}, {"experience", "reflection", "concept"}),
+    ],
+)
+def test_recall_queries_only_the_sections_the_graph_shows(
+    task, problems, tmp_path: Path, shown: dict[str, bool], queried: set[str]
+) -> None:
+    from verbalrl.graphs.reflective import recall
+    from verbalrl.memory import Concept, Experience, Reflection
+
+    with ChromaMemory(tmp_path / "mem", embedder="hash:64") as memory:
+        question = problems[0].question
+        memory.add_experiences(
+            [
+                Experience(task=task.name, problem=question + " again", solution="Answer: 5",
+                           outcome="success", verified=True, checker_confirmed=True),
+                Experience(task=task.name, problem=question + " once more", solution="Answer: 6",
+                           outcome="failure", reflection="Check the secret twice."),
+            ]
+        )
+        memory.add_reflection(Reflection(task=task.name, problem="another one", text="Read slowly."))
+        memory.replace_concepts(task.name, [Concept(task=task.name, text="Secrets are small numbers.")])
+        calls: list[str] = []
+        for kind in ("experience", "reflection", "concept"):
+            col = memory._col(kind)
+            real_query = col.query
+
+            def counted(*args: Any, _kind: str = kind, _query: Any = real_query, **kwargs: Any) -> Any:
+                calls.append(_kind)
+                return _query(*args, **kwargs)
+
+            col.query = counted  # type: ignore[method-assign]
+        config = ReflectiveConfig(recall_k=2, **shown)
+        update = recall(initial_state(problems[0]), runtime(config, task=task, memory=memory))
+    assert set(calls) == queried
+    assert update["demonstrations"] == [{"question": question + " again", "solution": "Answer: 5"}]
+    section = update["memory_context"]
+    assert ("Secrets are small numbers." in section) == ("concept" in queried)
+    assert ("Check the secret twice." in section) == shown.get("show_failures", False)
+    assert ("Read slowly." in section) == shown.get("show_lessons", False)

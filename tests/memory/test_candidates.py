@@ -410,3 +410,15 @@ def test_recall_with_nothing_wanted_runs_no_query(memory: ChromaMemory) -> None:
     ctx = memory.recall("What is 23 + 45?", task="arith", k=0)
     assert ctx.exemplars == [] and ctx.failures == [] and ctx.reflections == [] and ctx.concepts == []
     assert sum(memory.query_counts.values()) == 0
+
+
+def test_recall_skips_the_sections_nobody_wants_and_offers_the_same_exemplars(memory: ChromaMemory) -> None:
+    pears = _exp("count the pears", "2 pears", outcome="failure", reflection="Look.")
+    memory.add_experiences([*APPLES, pears])
+    question = "count the apples in basket"
+    everything = memory.recall(question, task="arith", k=3)
+    memory.query_counts.clear()
+    only = memory.recall(question, task="arith", k=3, k_failures=0, k_reflections=0, k_concepts=0)
+    assert memory.query_counts == Counter({"unfiltered": 1})  # experiences only: no failure widening either
+    assert [r.experience.id for r in only.exemplars] == [r.experience.id for r in everything.exemplars]
+    assert only.failures == [] and only.reflections == [] and only.concepts == []

@@ -74,11 +74,16 @@ def recall(state: ReflectiveState, runtime: ReflectiveRuntime) -> dict[str, Any]
     if config.recall_k == 0 or not config.use_memory or ctx.memory is None:
         return update
     problem = problem_of(state)
+    k = config.recall_k
     try:
+        # Only the sections this graph shows are recalled: each other one would cost a query.
         context = ctx.memory.recall(
             problem.question,
             task=task_of(ctx, problem).name,
-            k=config.recall_k,
+            k=k,
+            k_failures=k if config.show_failures else 0,
+            k_reflections=k if config.show_lessons else 0,
+            k_concepts=k if config.show_concepts else 0,
             exclude_problem=config.exclude_same_problem,
         )
     except Exception as exc:  # noqa: BLE001 - no memory is worse, not fatal

@@ -153,6 +153,8 @@ def recall_context(
     lam = config.mmr_lambda
 
     def fetch(kind: Kind, groups: dict[Any, int], skip: str | None) -> dict[Any, list[Candidate]]:
+        if max(groups.values()) <= 0:
+            return {group: [] for group in groups}  # a section nobody wants costs no query
         n_fetch = config.overfetch * max(max(groups.values()), 1)
         if kind == "concept":
             n_fetch = max(n_fetch, config.max_concepts)  # concepts are few: see them all
