@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 
-def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
-    """Save a seeded random tiny Llama with `tokenizer` to `folder`; returns `folder`."""
+def save_tiny_llama(folder: Path, tokenizer: Any, context: int = 512) -> Path:
+    """Save a seeded random tiny Llama with `tokenizer` and a `context`-token window to `folder`; returns `folder`."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -23,7 +23,7 @@ def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=context,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -32,12 +32,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_langgraph_dev_serves_the_graphs(tiny_llama_dir: Path, tmp_path: Path) -> None:
+def test_langgraph_dev_serves_the_graphs(smollm, tmp_path: Path) -> None:
     from langgraph_sdk import get_sync_client
+
+    from ..tiny_model import save_tiny_llama
+
+    # A 2048-token window: a random model's 256-token draft and 128-token critique do not fit a
+    # revision prompt in the fixture's 512 (the run then fails with ContextLengthError).
+    model_dir = save_tiny_llama(tmp_path / "tiny", smollm.tokenizer, context=2048)
 
     port = free_port()
     env = {
-        **os.environ, "VERBALRL_MODEL": str(tiny_llama_dir), "VERBALRL_VERIFIER": "checker",
+        **os.environ, "VERBALRL_MODEL": str(model_dir), "VERBALRL_VERIFIER": "checker",
         "VERBALRL_MEMORY": str(tmp_path / "mem"), "HF_HUB_OFFLINE": "1", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     }
     langgraph = Path(sys.executable).with_name("langgraph")
