@@ -51,6 +51,8 @@ TASK_CASES: dict[str, Callable[[dict[str, Path]], Task]] = {
     "arithmetic-sum30": lambda files: get_task("arithmetic", level="sum30"),
     "arithmetic-3": lambda files: get_task("arithmetic", level=3),
     "arithmetic-4": lambda files: get_task("arithmetic", level=4),
+    "chain-2": lambda files: get_task("chain", level=2),
+    "chain-5": lambda files: get_task("chain", level=5),
     "gsm8k": lambda files: get_task("gsm8k", path=GSM8K_DIR),
     "jsonl-numeric": lambda files: get_task(
         "jsonl", train_path=files["num_train"], test_path=files["num_test"], checker="numeric"

@@ -9,7 +9,7 @@ from verbalrl.errors import TaskNotFoundError, VerbalRLError
 from verbalrl.tasks import LastLetterTask, Task, available_tasks, get_task, register_task
 from verbalrl.tasks import registry as registry_module
 
-BUILT_INS = {"arithmetic", "gsm8k", "jsonl", "last_letter", "word_sort"}
+BUILT_INS = {"arithmetic", "chain", "gsm8k", "jsonl", "last_letter", "word_sort"}
 
 
 @pytest.fixture

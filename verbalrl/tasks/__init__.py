@@ -1,7 +1,8 @@
 """Problem families: problems per split, a solver prompt, answer extraction, an exact checker.
 
 Built in: `last_letter`, `word_sort`, `arithmetic` (levels 1-4 and "sum30"),
-`gsm8k`, and `jsonl` for your own question/answer file. Get one with
+`chain` (chains of + and - with a step checker), `gsm8k`, and `jsonl` for
+your own question/answer file. Get one with
 `get_task(name, **options)`; add your own by subclassing `GeneratedTask`
 (synthetic problems) or `BaseTask` (a dataset) and calling `register_task`.
 
@@ -15,6 +16,7 @@ Built in: `last_letter`, `word_sort`, `arithmetic` (levels 1-4 and "sum30"),
 from .answers import find_answer_segment, last_number, normalize_number, normalize_text
 from .arithmetic import ArithmeticConfig, ArithmeticTask
 from .base import SPLITS, BaseTask, Problem, ProblemRequest, Split, Task
+from .chain import ChainConfig, ChainTask, StepLabel, split_steps
 from .datafiles import TaskDataError
 from .generated import GeneratedProblem, GeneratedTask
 from .gsm8k import GSM8KConfig, GSM8KTask
@@ -30,6 +32,8 @@ __all__ = [
     "ArithmeticConfig",
     "ArithmeticTask",
     "BaseTask",
+    "ChainConfig",
+    "ChainTask",
     "GeneratedProblem",
     "GSM8KConfig",
     "GSM8KTask",
@@ -41,6 +45,7 @@ __all__ = [
     "Problem",
     "ProblemRequest",
     "Split",
+    "StepLabel",
     "Task",
     "TaskDataError",
     "WordSortConfig",
@@ -52,4 +57,5 @@ __all__ = [
     "normalize_number",
     "normalize_text",
     "register_task",
+    "split_steps",
 ]

@@ -19,6 +19,7 @@ from verbalrl.errors import TaskNotFoundError
 
 from .arithmetic import ArithmeticTask
 from .base import Task
+from .chain import ChainTask
 from .gsm8k import GSM8KTask
 from .jsonl_task import JSONLTask
 from .last_letter import LastLetterTask
@@ -82,6 +83,7 @@ register_task("last_letter", LastLetterTask, LastLetterTask.description)
 register_task("word_sort", WordSortTask, WordSortTask.description)
 register_task("arithmetic", ArithmeticTask, ArithmeticTask.description)
 register_task("gsm8k", GSM8KTask, GSM8KTask.description)
+register_task("chain", ChainTask, ChainTask.description)
 register_task(
     "jsonl",
     JSONLTask,
