@@ -90,7 +90,9 @@ class CheckerStepVerifier:
     """The task's step checker as a process verifier: 1.0 while no step so far is wrong.
 
     An oracle (it reads the gold chain). The task must have `prefix_labels`
-    (the chain task does); others raise `ValueError` when built.
+    (the chain task does); others raise `ValueError` when built. As a
+    `Verifier` (`verify`) a candidate scores 1.0 when no step is wrong and its
+    answer checks.
     """
 
     name = "step-checker"
@@ -107,3 +109,12 @@ class CheckerStepVerifier:
             steps=[split_steps(c) for c in items],
             scores=[[float(x) for x in row] for row in labels],
         )
+
+    def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
+        items = check_candidates(candidates)
+        steps = self.score_steps(problem, items)
+        scores = [
+            float(aggregate(s, "min") == 1.0 and self.task.check(problem, self.task.extract_answer(c)))
+            for s, c in zip(steps.scores, items, strict=True)
+        ]
+        return Verification(scores=scores, usage=Usage())
