@@ -11,7 +11,7 @@ from typing import Any
 
 
 def save_tiny_llama(folder: Path, tokenizer: Any, context: int = 512) -> Path:
-    """Save a seeded random tiny Llama with `tokenizer` and a `context`-token window to `folder`; returns `folder`."""
+    """Save a seeded random tiny Llama with `tokenizer` and a `context`-token window; returns `folder`."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

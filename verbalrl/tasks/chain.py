@@ -46,6 +46,7 @@ class ChainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     level: int = Field(3, ge=2, le=6, description="number of operations in the chain (2-6)")
+    max_number: int = Field(99, ge=3, le=999, description="numbers are drawn from [2, max_number]")
 
     @field_validator("level", mode="before")
     @classmethod
@@ -111,8 +112,9 @@ class ChainTask(GeneratedTask):
 
     def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         while True:
-            start = rng.randint(2, 99)
-            ops = [(rng.choice("+-"), rng.randint(2, 99)) for _ in range(self.level)]
+            top = self.config.max_number
+            start = rng.randint(2, top)
+            ops = [(rng.choice("+-"), rng.randint(2, top)) for _ in range(self.level)]
             totals = running_totals(start, ops)
             if all(0 <= t <= 999 for t in totals):
                 break
