@@ -54,6 +54,21 @@ def _read(paths: list[Path]) -> list[Any]:
     return records
 
 
+def checker_like(records: list[Any]) -> list[Any]:
+    """Records as step examples labelled by their final answer only (to select before rollouts)."""
+    from ..tasks.chain import split_steps
+    from ..training.step_labels import StepExample
+
+    out = []
+    for r in records:
+        steps = split_steps(r.text)
+        if steps:
+            label = float(r.correct)
+            out.append(StepExample(question=r.question, steps=steps, labels=[label] * len(steps),
+                                   source="rollouts", problem_id=r.problem_id))  # fmt: skip
+    return out
+
+
 def train_prm(
     pool: Annotated[list[Path], typer.Option("--pool", help="labelled pool of one task (repeatable)")],
     out: Annotated[Path, typer.Option(help="folder for the adapter and verifier.json")],
@@ -71,6 +86,9 @@ def train_prm(
     batch_size: BatchSizeOpt = SFT_DEFAULTS.batch_size,
     lora_r: LoraROpt = SFT_DEFAULTS.lora_r,
     max_length: Annotated[int, typer.Option(help="steps past this many tokens are cut")] = 768,
+    max_per_problem: Annotated[
+        int, typer.Option(help="distinct candidates kept per problem (clean and flawed alternate)")
+    ] = 4,
     resume: ResumeOpt = False,
     threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
@@ -78,9 +96,10 @@ def train_prm(
     """Train a process verifier (PRM) on a pool, with step labels from the checker or rollouts."""
     from ..evaluation.pool import pool_task
     from ..llm.base import GenerationConfig
+    from ..tasks.chain import split_steps
     from ..training.prm_trainer import PRMConfig
     from ..training.prm_trainer import train_prm as train
-    from ..training.step_labels import checker_step_examples, rollout_step_examples
+    from ..training.step_labels import checker_step_examples, rollout_step_examples, select_step_examples
 
     if labels not in ("checker", "rollouts"):
         raise VerbalRLError(f"--labels must be checker or rollouts, not {labels!r}")
@@ -94,10 +113,14 @@ def train_prm(
     )  # fmt: skip
     if labels == "checker":
         try:
-            examples = checker_step_examples(task, records)
+            examples = select_step_examples(checker_step_examples(task, records), max_per_problem, seed)
         except ValueError as exc:
             raise VerbalRLError(str(exc)) from exc
     else:
+        # rollouts cost (steps - 1) x k completions per candidate: select the candidates first
+        kept = {(e.problem_id, tuple(e.steps)) for e in select_step_examples(
+            checker_like(records), max_per_problem, seed)}
+        records = [r for r in records if (r.problem_id, tuple(split_steps(r.text))) in kept]
         policy = load_model(model)
         gen = GenerationConfig(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
         examples = rollout_step_examples(

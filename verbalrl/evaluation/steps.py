@@ -39,7 +39,10 @@ def score_pool_steps(
 def step_auc(
     task: Task, records: Sequence[CandidateRecord], scores: dict[tuple[str, str], list[float]]
 ) -> tuple[float | None, int]:
-    """ROC AUC of step scores against the step checker's prefix labels, and the number of steps."""
+    """ROC AUC of step scores against the step checker's prefix labels, and the number of steps.
+
+    Pool candidates are complete: a last step whose solution's answer is wrong is labelled wrong.
+    """
     prefix_labels = getattr(task, "prefix_labels", None)
     if not callable(prefix_labels):
         raise ValueError(f"task {task.name!r} has no step checker: step-level AUC needs one")
@@ -47,7 +50,7 @@ def step_auc(
     flat_labels: list[bool] = []
     for group in group_by_problem(records):
         for candidate in group.candidates:
-            labels = prefix_labels(group.problem, candidate.text)
+            labels = prefix_labels(group.problem, candidate.text, finished=True)
             row = scores[(group.problem.id, candidate.text)]
             flat_scores += row[: len(labels)]
             flat_labels += labels[: len(row)]

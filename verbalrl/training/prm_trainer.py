@@ -79,7 +79,7 @@ def encode_examples(
 
 def train_prm(
     examples: Sequence[StepExample],
-    config: PRMConfig,
+    config: SFTConfig,
     output_dir: str | Path,
     *,
     resume: bool = False,

@@ -3,7 +3,8 @@
 Two sources of the label of "the solution up to step k":
 
 - `checker_step_examples`: the task's step checker (`prefix_labels`: 1.0
-  while no step so far is wrong), for tasks that have one (`chain`);
+  while no step so far is wrong; the last step of a candidate also needs
+  its answer to check), for tasks that have one (`chain`);
 - `rollout_step_examples`: Math-Shepherd's estimate for any task with a final
   answer checker: from each step prefix, `k` completions by the policy; the
   label is the fraction that reach the correct final answer (`soft`) or
@@ -55,9 +56,45 @@ def checker_step_examples(task: Task, records: Iterable[CandidateRecord]) -> lis
         steps = split_steps(record.text)
         if not steps:
             continue
-        labels = [float(x) for x in prefix_labels(record.problem(), record.text)]
+        labels = [float(x) for x in prefix_labels(record.problem(), record.text, finished=True)]
         out.append(StepExample(question=record.question, steps=steps, labels=labels, source="checker",
                                problem_id=record.problem_id))  # fmt: skip
+    return out
+
+
+def select_step_examples(
+    examples: Sequence[StepExample], max_per_problem: int, seed: int = 0
+) -> list[StepExample]:
+    """At most `max_per_problem` distinct candidates per problem, alternating clean and flawed ones.
+
+    Duplicates (same steps) are dropped; a "clean" candidate has every label
+    above 0.5. Alternating keeps both kinds when a problem has both, as
+    `balanced_selection` does for outcome verifiers; the order is seeded.
+    """
+    import random
+
+    if max_per_problem < 1:
+        raise ValueError(f"max_per_problem must be >= 1, got {max_per_problem}")
+    rng = random.Random(seed)
+    by_problem: dict[str, list[StepExample]] = {}
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for example in examples:
+        key = (example.problem_id or example.question, tuple(example.steps))
+        if key not in seen:
+            seen.add(key)
+            by_problem.setdefault(key[0], []).append(example)
+    out: list[StepExample] = []
+    for group in by_problem.values():
+        clean = [e for e in group if min(e.labels) > 0.5]
+        flawed = [e for e in group if min(e.labels) <= 0.5]
+        rng.shuffle(clean)
+        rng.shuffle(flawed)
+        picked: list[StepExample] = []
+        while len(picked) < max_per_problem and (clean or flawed):
+            for pool in (clean, flawed):
+                if pool and len(picked) < max_per_problem:
+                    picked.append(pool.pop())
+        out += picked
     return out
 
 
