@@ -16,6 +16,11 @@ from verbalrl.verifier.artifact import read_metadata
 from .conftest import invoke
 
 
+def first_json(out: str) -> dict:
+    """The JSON object printed first (status lines may follow it in the combined output)."""
+    return json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
+
+
 def chain_pool(path: Path, problems: int = 4, garbled: bool = True) -> Path:
     """A pool of chain problems: per problem the reference, a slip in step 2, and a garbled reply."""
     task = get_task("chain", level=2)
@@ -42,7 +47,7 @@ def test_train_prm_with_checker_labels_then_eval(tiny_llama_dir: Path, tmp_path:
                        "--base-model", tiny_llama_dir, "--epochs", "1", "--batch-size", "4",
                        "--max-per-problem", "2", "--json")  # fmt: skip
     assert code == 0, out
-    summary = json.loads(out[out.index("{"):])
+    summary = first_json(out)
     assert summary["examples"] == 8  # 2 kept per problem: one clean, one flawed
     meta = read_metadata(tmp_path / "prm")
     assert meta.kind == "prm" and meta.metrics["labels"] == "checker" and meta.metrics["steps"] == 8 * 3
@@ -51,7 +56,7 @@ def test_train_prm_with_checker_labels_then_eval(tiny_llama_dir: Path, tmp_path:
     code, out = invoke("eval-prm", "--pool", pool, "--prm", tmp_path / "prm", "--ns", "1,2",
                        "--bootstrap", "50", "--out", tmp_path / "eval", "--json")  # fmt: skip
     assert code == 0, out
-    report = json.loads(out[out.index("{"):])
+    report = first_json(out)
     assert report["steps"] == 4 * (3 + 3 + 1) and 0.0 <= report["step_auc"] <= 1.0
     labels = {r["label"] for r in report["report"]["results"]}
     assert {"best_of_n[prm@last]", "best_of_n[prm@min]", "best_of_n[prm@prod]"} <= labels
@@ -63,7 +68,7 @@ def test_eval_prm_with_the_step_checker_oracle_ranks_every_step_right(tmp_path: 
     code, out = invoke("eval-prm", "--pool", pool, "--prm", "step-checker", "--ns", "1,2",
                        "--bootstrap", "50", "--json")  # fmt: skip
     assert code == 0, out
-    report = json.loads(out[out.index("{"):])
+    report = first_json(out)
     assert report["step_auc"] == 1.0
     best = [r for r in report["report"]["results"] if r["label"] == "best_of_n[prm@min]" and r["n"] == 2]
     assert best[0]["accuracy"] == 1.0  # the clean reference wins every problem at N=2

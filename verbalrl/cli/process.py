@@ -157,12 +157,12 @@ def eval_prm(
     from ..evaluation.pool import group_by_problem, pool_task
     from ..evaluation.report import write_report
     from ..evaluation.steps import PrecomputedProcess, score_pool_steps, step_auc
-    from ..verifier import OutcomeFromProcess, load_verifier
+    from ..verifier import OutcomeFromProcess, available_verifiers, load_verifier
     from ..verifier.process import AGGREGATIONS
 
     records = _read([pool])
     task = pool_task(records)
-    spec = prm if ":" in prm or prm == "step-checker" else f"prm:{prm}"
+    spec = prm if ":" in prm or prm in available_verifiers() else f"prm:{prm}"
     process = load_verifier(spec, task=task)
     if not callable(getattr(process, "score_steps", None)):
         raise VerbalRLError(f"{prm!r} is not a process verifier (no step scores)")
