@@ -151,8 +151,9 @@ class SearchConfig(GraphConfig):
         512, ge=1, description="per problem: sequences generated or scored (None: no cap)"
     )
     max_depth: int = Field(12, ge=1, le=200, description="steps in a solution; deeper nodes stop")
-    step_max_new_tokens: int = Field(48, ge=1, le=4096, description="tokens per sampled step")
-    step_stop: str = Field("\n", min_length=1, description="where a step ends (a line by default)")
+    step_max_new_tokens: int = Field(
+        32, ge=1, le=4096, description="tokens sampled per step; its first non-blank line is the step"
+    )
     aggregation: Literal["last", "min", "prod"] = Field(
         "last", description="step scores -> one score: the last step's, the minimum or the product"
     )

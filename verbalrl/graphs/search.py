@@ -7,8 +7,8 @@
 
 A solution grows one step (one line) at a time: `expand` continues the
 partial solutions of the frontier with one batched model call (the prompt
-ends with the solution so far as an assistant turn: prefill, stopped at the
-end of the line, `expansions` samples each); `score` sends every new child to
+ends with the solution so far as an assistant turn: prefill, `expansions`
+samples each, whose first non-blank line is the step); `score` sends every new child to
 the process verifier in one `score_steps` call (each child's step scores are
 read in one pass); `select` decides what to expand next:
 
@@ -171,8 +171,9 @@ def expand(state: SearchState, runtime: SearchRuntime) -> dict[str, Any]:
         return {**update, "nodes": new_nodes}
     frontier = frontier[:k]
     base = solver_prompt(task, problem)
+    # No stop string: small models often open a step with a blank line, and a "\n" stop would return
+    # an empty step (indistinguishable from the model ending); the tokens after the line are counted.
     gen = generation(config, n, max_new, salt=f"{problem.id}/search/{round_}")
-    gen = gen.model_copy(update={"stop": ("\n",)})
     rows, usage = sample(ctx.llm, [node_prompt(base, node) for node in frontier], gen)
     next_id = len(nodes) + len(new_nodes)
     for parent, row in zip(frontier, rows, strict=True):
@@ -180,13 +181,18 @@ def expand(state: SearchState, runtime: SearchRuntime) -> dict[str, Any]:
             subtree = i // config.expansions if first and config.strategy == "dvts" else None
             new_nodes.append(
                 child_node(
-                    f"n{next_id}", parent, completion.text, round=round_,
+                    f"n{next_id}", parent, first_line(completion.text), round=round_,
                     tokens=completion.completion_tokens, subtree=subtree, max_depth=config.max_depth,
                 )
             )  # fmt: skip
             next_id += 1
     emit("expanded", round=round_, parents=[p["id"] for p in frontier], children=_summary(new_nodes))
     return {**update, **usage, "nodes": new_nodes}
+
+
+def first_line(text: str) -> str:
+    """The step in a sampled continuation: its first non-blank line ("" when it is all blank)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def _summary(nodes: Sequence[NodeRecord]) -> list[dict[str, Any]]:
