@@ -55,9 +55,11 @@ _EXPORTS = {
     "build_single_graph": ".graphs",
     "build_multi_graph": ".graphs",
     "build_reflective_graph": ".graphs",
+    "build_search_graph": ".graphs",
     "SingleConfig": ".graphs",
     "MultiConfig": ".graphs",
     "ReflectiveConfig": ".graphs",
+    "SearchConfig": ".graphs",
     "initial_state": ".graphs",
     # memory
     "ChromaMemory": ".memory",

@@ -48,12 +48,13 @@ if TYPE_CHECKING:
     from ..graphs import GraphConfig
     from ..run import RayOptions, RunReport, RunSpec
 
-GraphOpt = Annotated[str, typer.Option("--graph", "-g", help="single | multi | reflective")]
+GraphOpt = Annotated[str, typer.Option("--graph", "-g", help="single | multi | reflective | search")]
 VerifierOpt = Annotated[
     str | None,
     typer.Option(
         help="trained GenRM folder, genrm-cot:PATH, 'checker' (oracle, experiments only) or "
-        "'genrm' (untrained generator as judge: poor)"
+        "'genrm' (untrained generator as judge: poor); --graph search: prm:PATH or 'step-checker' "
+        "(oracle, experiments only)"
     ),
 ]
 MemoryOpt = Annotated[
@@ -68,6 +69,16 @@ TokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="per-problem
 NewTokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="tokens per solution")]
 TempOpt = Annotated[float | None, typer.Option(help="sampling temperature")]
 AgentsOpt = Annotated[int | None, typer.Option("--agents", help="multi graph: number of agents")]
+StrategyOpt = Annotated[str | None, typer.Option("--strategy", help="search graph: beam | dvts | mcts")]
+BeamsOpt = Annotated[
+    int | None,
+    typer.Option("--beams", help="search: beams kept (beam); total width (dvts: beams/expansions subtrees)"),
+]
+ExpansionsOpt = Annotated[int | None, typer.Option("--expansions", help="search: steps sampled per node")]
+DepthOpt = Annotated[int | None, typer.Option("--max-depth", help="search: steps in a solution at most")]
+AggregationOpt = Annotated[
+    str | None, typer.Option("--aggregation", help="search: step scores -> score: last | min | prod")
+]
 NoMemoryOpt = Annotated[
     bool,
     typer.Option(
@@ -164,6 +175,11 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
         raise VerbalRLError("--agents applies to --graph multi only")
     if "use_memory" in fields and graph != "reflective":
         raise VerbalRLError("--no-memory applies to --graph reflective only")
+    search_knobs = {"strategy", "beams", "expansions", "max_depth", "aggregation"} & set(fields)
+    if search_knobs and graph != "search":
+        raise VerbalRLError(
+            "--strategy, --beams, --expansions, --max-depth and --aggregation apply to --graph search only"
+        )
     memory_knobs = {"exemplar_style", "gate_threshold", "gate_majority"} & set(fields)
     if memory_knobs and graph != "reflective":
         raise VerbalRLError(
@@ -172,12 +188,20 @@ def build_config(graph: str, **knobs: Any) -> GraphConfig:
     return graph_config(graph, **fields)
 
 
-def choose_verifier(verifier: str | None, task: str, options: dict[str, Any]) -> str:
-    """`--verifier` as given, else the packaged verifier that covers the task (said on stderr)."""
+def choose_verifier(
+    verifier: str | None, task: str, options: dict[str, Any], graph: str = "single"
+) -> str:
+    """`--verifier` as given, else the packaged verifier that covers the task (said on stderr).
+
+    The search graph needs a process verifier, and none is packaged: it must be named."""
     from ..verifier.registry import default_verifier, verifier_help
 
     if verifier is not None:
         return verifier
+    if graph == "search":
+        from ..graphs.search import NEEDS_PROCESS_VERIFIER
+
+        raise VerbalRLError(NEEDS_PROCESS_VERIFIER)
     chosen = default_verifier(task, options)
     if chosen is None:
         raise VerbalRLError(verifier_help())
@@ -291,6 +315,11 @@ def run_cmd(
     max_new_tokens: NewTokensOpt = None,
     temperature: TempOpt = None,
     agents: AgentsOpt = None,
+    strategy: StrategyOpt = None,
+    beams: BeamsOpt = None,
+    expansions: ExpansionsOpt = None,
+    max_depth: DepthOpt = None,
+    aggregation: AggregationOpt = None,
     learn_from_feedback: FeedbackOpt = False,
     no_memory: NoMemoryOpt = False,
     exemplar_style: StyleOpt = None,
@@ -330,6 +359,8 @@ def run_cmd(
             temperature=temperature, n_agents=agents, learn_from_feedback=learn_from_feedback or None,
             use_memory=False if no_memory else None, exemplar_style=exemplar_style,
             gate_threshold=gate_threshold, gate_majority=False if no_gate_majority else None,
+            strategy=strategy, beams=beams, expansions=expansions, max_depth=max_depth,
+            aggregation=aggregation,
         )  # fmt: skip
         options = RunOptions(
             run_id=run_id, output=output, runs_dir=runs_dir, baselines=baselines, baseline_n=baseline_n,
@@ -338,7 +369,7 @@ def run_cmd(
         spec = new_run_spec(
             graph=graph, task=task, task_options=task_options(level, data, task_option), split=split,
             n=problems, seed=seed, model=model, base_url=base_url, dtype=dtype, memory=memory,
-            verifier=choose_verifier(verifier, task, task_options(level, data, task_option)),
+            verifier=choose_verifier(verifier, task, task_options(level, data, task_option), graph),
             memory_url=memory_url, config=config, options=options, ray=use_ray,
         )  # fmt: skip
     print_report(execute(spec, ray, runs_dir=runs_dir, progress=progress, retry_wait=retry_wait), json_out)
@@ -364,6 +395,11 @@ def solve_cmd(
     max_new_tokens: NewTokensOpt = None,
     temperature: TempOpt = None,
     agents: AgentsOpt = None,
+    strategy: StrategyOpt = None,
+    beams: BeamsOpt = None,
+    expansions: ExpansionsOpt = None,
+    max_depth: DepthOpt = None,
+    aggregation: AggregationOpt = None,
     threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -375,16 +411,17 @@ def solve_cmd(
 
     _check_graph(graph)
     text = check_question(question)
-    verifier = choose_verifier(verifier, task, task_options(level, data, task_option))
+    verifier = choose_verifier(verifier, task, task_options(level, data, task_option), graph)
     config = build_config(
         graph, n_drafts=n_drafts, max_rounds=max_rounds, threshold=threshold, max_llm_calls=max_llm_calls,
         max_tokens=max_tokens, max_new_tokens=max_new_tokens, temperature=temperature, n_agents=agents,
+        strategy=strategy, beams=beams, expansions=expansions, max_depth=max_depth, aggregation=aggregation,
     )  # fmt: skip
     the_task = get_task(task, **task_options(level, data, task_option))
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     problem = Problem(id=f"question-{digest}", task=the_task.name, split="test", question=text, answer="")
-    if verifier == "checker":
-        raise VerbalRLError("'checker' needs a gold answer, which a free question does not have")
+    if verifier in ("checker", "step-checker"):
+        raise VerbalRLError(f"{verifier!r} needs a gold answer, which a free question does not have")
     llm = load_model(model, base_url, dtype)
     ver = load_verifier(verifier, llm, the_task)
     mem = open_memory(memory) if graph == "reflective" else None

@@ -123,3 +123,54 @@ class ReflectiveConfig(GraphConfig):
     def exemplar_threshold(self) -> float:
         """The verifier score the exemplar gate requires."""
         return self.threshold if self.gate_threshold is None else self.gate_threshold
+
+
+SearchStrategy = Literal["beam", "dvts", "mcts"]
+
+
+class SearchConfig(GraphConfig):
+    """Verifier-guided step search (`search.py`): beam, diverse verifier tree search or MCTS.
+
+    A step is one line of the solution. `max_rounds` counts search iterations:
+    for beam and DVTS one step deeper per iteration, for MCTS one selection ->
+    expansion -> backup. `n_drafts`, `revise_top` and `critique_from_verifier`
+    are not used. The process verifier's step scores decide; `aggregation`
+    turns a solution's step scores into its score (the partial solutions
+    ranked, the finished ones compared for the answer). `threshold` only
+    labels the result `accept`; the search does not stop early on it.
+    """
+
+    strategy: SearchStrategy = Field("beam", description="beam | dvts | mcts")
+    beams: int = Field(
+        4, ge=1, le=256, description="beam: partial solutions kept per step; dvts: total width "
+        "(beams // expansions subtrees); mcts: not used",
+    )
+    expansions: int = Field(4, ge=1, le=64, description="children sampled per expanded node")
+    max_rounds: int = Field(8, ge=1, le=1000, description="search iterations (see the class doc)")
+    max_llm_calls: int | None = Field(
+        512, ge=1, description="per problem: sequences generated or scored (None: no cap)"
+    )
+    max_depth: int = Field(12, ge=1, le=200, description="steps in a solution; deeper nodes stop")
+    step_max_new_tokens: int = Field(
+        32, ge=1, le=4096, description="tokens sampled per step; its first non-blank line is the step"
+    )
+    aggregation: Literal["last", "min", "prod"] = Field(
+        "last", description="step scores -> one score: the last step's, the minimum or the product"
+    )
+    prune_below: float = Field(
+        0.0, ge=0.0, le=1.0, description="a partial solution scoring at or below this is dropped"
+    )
+    exploration: float = Field(1.0, ge=0.0, le=100.0, description="mcts: the UCT exploration constant")
+    rollout: bool = Field(
+        False, description="mcts: roll the best new child out to the end; its value is the aggregated "
+        "score of the rollout",
+    )
+    refine_below: float | None = Field(
+        None, ge=0.0, le=1.0, description="mcts: critique and revise a selected node scoring below this "
+        "once (LLaMA-Berry style self-refine); None: off",
+    )
+
+    @property
+    def subtrees(self) -> int:
+        """DVTS: the number of independent subtrees (`beams // expansions`, at least one)."""
+        return max(1, self.beams // self.expansions)

@@ -64,7 +64,8 @@ class DemonstrationRecord(TypedDict):
 
 
 class ResultRecord(TypedDict):
-    """A finished problem; the runner adds correctness and seconds. The last six: reflective only."""
+    """A finished problem; the runner adds correctness and seconds. `stored` to `exemplar_stored`:
+    reflective only; the last two: search only."""
 
     answer: str | None
     score: float | None
@@ -83,6 +84,35 @@ class ResultRecord(TypedDict):
     distilled: NotRequired[int]
     demonstrations: NotRequired[int]
     exemplar_stored: NotRequired[bool]
+    verifier_calls: NotRequired[int]  # search: candidates the process verifier scored
+    nodes: NotRequired[int]  # search: tree nodes created
+
+
+class NodeRecord(TypedDict):
+    """A node of the search tree: a partial (or finished) solution, one step longer than its parent.
+
+    `text` is the whole solution so far (`step` is what this node added); `scores`
+    are the process verifier's step scores of `text` (None until scored) and `value`
+    their aggregate. `status`: open (may be expanded), finished (an answer line, or
+    the model stopped: a candidate answer), pruned (scored at or below `prune_below`).
+    `visits` / `value_sum`: MCTS statistics; `subtree`: the DVTS subtree (else 0).
+    """
+
+    id: str  # n<k>: k-th node created; n0 is the root (the empty solution)
+    parent: str | None
+    round: int  # the search iteration that created it (0: the root)
+    depth: int  # steps in `text`
+    kind: str  # root | step | rollout | refine
+    step: str
+    text: str
+    subtree: int
+    scores: list[float] | None
+    value: float | None
+    status: str
+    tokens: int
+    visits: int
+    value_sum: float
+    refined: bool
 
 
 def upsert(left: list[DraftRecord], right: list[DraftRecord]) -> list[DraftRecord]:
@@ -140,6 +170,14 @@ class ReflectiveState(BaseState, total=False):
     stored: Annotated[list[str], operator.add]  # memory ids written (the runner reports them)
     stored_now: bool  # the last store step wrote an experience: the distill step after it may run
     distilled: Annotated[int, operator.add]
+
+
+class SearchState(BaseState, total=False):
+    nodes: Annotated[list[NodeRecord], upsert]  # the whole tree, replaced by id when updated
+    frontier: list[str]  # ids to expand next: the beams, the DVTS subtrees' leaves, the MCTS leaf
+    refine_id: str | None  # mcts: the selected node to self-refine instead of expanding
+    stopped: str | None  # why the search ends (set by select): done | dead_end | max_rounds | budget
+    verifier_calls: Annotated[int, operator.add]  # candidates sent to the process verifier
 
 
 def initial_state(problem: Any) -> dict[str, Any]:
