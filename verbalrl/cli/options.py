@@ -186,7 +186,7 @@ def load_model(
     kind, _ = split_backend(model)
     with err_console.status(f"loading {model} ..."):
         if kind == "openai":
-            waiting = {} if retry_wait is None else {"retry_wait": retry_wait}
+            waiting: dict[str, Any] = {} if retry_wait is None else {"retry_wait": retry_wait}
             return load_llm(model, base_url=base_url, **waiting)
         if kind == "transformers":
             quiet_transformers()
