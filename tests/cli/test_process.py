@@ -58,6 +58,7 @@ def test_train_prm_with_checker_labels_then_eval(tiny_llama_dir: Path, tmp_path:
     assert code == 0, out
     report = first_json(out)
     assert report["steps"] == 4 * (3 + 3 + 1) and 0.0 <= report["step_auc"] <= 1.0
+    assert report["scoring_seconds"] > 0
     labels = {r["label"] for r in report["report"]["results"]}
     assert {"best_of_n[prm@last]", "best_of_n[prm@min]", "best_of_n[prm@prod]"} <= labels
     assert json.loads((tmp_path / "eval" / "steps.json").read_text())["steps"] == 28

@@ -13,6 +13,7 @@ imports happen inside the commands.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -166,8 +167,10 @@ def eval_prm(
     process = load_verifier(spec, task=task)
     if not callable(getattr(process, "score_steps", None)):
         raise VerbalRLError(f"{prm!r} is not a process verifier (no step scores)")
+    start = time.perf_counter()
     with stdout_to_stderr():
         scores = score_pool_steps(process, records)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
     auc, n_steps = step_auc(task, records, scores)
     cached = PrecomputedProcess(scores, name=process.name)
     methods: dict[str, Any] = {f"prm@{how}": OutcomeFromProcess(cached, how) for how in AGGREGATIONS}
@@ -177,7 +180,9 @@ def eval_prm(
         group_by_problem(records), methods, ns=parse_ns(ns), bootstrap=bootstrap, seed=seed,
         progress=not json_out,
     )  # fmt: skip
-    summary = {"prm": prm, "step_auc": auc, "steps": n_steps, "candidates": len(records)}
+    # the report's PRM rows read precomputed scores: the scoring time is this one
+    summary = {"prm": prm, "step_auc": auc, "steps": n_steps, "candidates": len(records),
+               "scoring_seconds": round(seconds, 2)}  # fmt: skip
     if out is not None:
         paths = write_report(report, out, plot=True)
         (Path(out) / "steps.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -186,7 +191,8 @@ def eval_prm(
         typer.echo(json.dumps({**summary, "report": json.loads(report.model_dump_json())}, indent=2))
         return
     auc_text = "n/a (one class)" if auc is None else f"{auc:.3f}"
-    console.print(f"step-level AUC of {process.name}: {auc_text} over {n_steps} steps", highlight=False)
+    console.print(f"step-level AUC of {process.name}: {auc_text} over {n_steps} steps "
+                  f"(scored in {seconds:.1f} s)", highlight=False)  # fmt: skip
     console.print(render_table(report))
 
 
