@@ -109,3 +109,13 @@ def test_eval_prm_refuses_an_outcome_verifier_as_the_prm(tmp_path: Path) -> None
     pool = chain_pool(tmp_path / "pool.jsonl", problems=1)
     code, out = invoke("eval-prm", "--pool", pool, "--prm", "checker", "--json")
     assert code != 0 and "not a process verifier" in out
+
+
+def test_train_prm_adds_near_misses_from_train_problems_outside_the_pool(tiny_llama_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    train = chain_pool(tmp_path / "train.jsonl", problems=2, garbled=False)
+    code, out = invoke("train-prm", "--pool", train, "--out", tmp_path / "prm", "--near-misses", "3",
+                       "--base-model", tiny_llama_dir, "--epochs", "1", "--batch-size", "4",
+                       "--json")  # fmt: skip
+    assert code == 0, out
+    assert first_json(out)["examples"] == 2 * 2 + 3 * 2  # the pool's 4 + a reference and a near miss x 3

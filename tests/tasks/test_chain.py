@@ -110,3 +110,24 @@ def test_a_finished_reply_without_the_right_answer_ends_on_a_wrong_step() -> Non
     assert task.prefix_labels(problem, "23 + 18 = 41\nI give up") == [True, True]
     assert task.prefix_labels(problem, "23 + 18 = 41\nI give up", finished=True) == [True, False]
     assert task.prefix_labels(problem, RIGHT, finished=True) == [True] * 4
+
+
+def test_a_near_miss_has_exactly_one_slip_carried_forward() -> None:
+    import random
+
+    task = get_task("chain", level=4)
+    rng = random.Random(0)
+    positions = set()
+    for problem in task.problems("train", 40, seed=1):
+        text = task.near_miss(problem, rng)  # type: ignore[attr-defined]
+        labels = task.check_steps(problem, text)  # type: ignore[attr-defined]
+        statuses = [label.status for label in labels]
+        first = statuses.index("wrong")
+        assert statuses[:first] == ["correct"] * first and set(statuses[first:]) == {"wrong"}
+        assert not task.check(problem, task.extract_answer(text))
+        # every line after the slip is right arithmetic on the wrong value
+        for line in text.splitlines()[first + 1 : -1]:
+            a, op, b, _, c = line.split()
+            assert (int(a) + int(b) if op == "+" else int(a) - int(b)) == int(c)
+        positions.add(first)
+    assert positions == {0, 1, 2, 3}  # slips at every operation

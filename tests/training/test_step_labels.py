@@ -67,3 +67,16 @@ def test_soft_labels_are_the_fraction_of_right_rollouts_and_hard_ones_any(mode: 
 def test_rollouts_refuse_k_below_one() -> None:
     with pytest.raises(ValueError, match="k must be"):
         rollout_step_examples(FakeLLM(), get_task("chain"), [record(RIGHT)], k=0, config=GenerationConfig())
+
+
+def test_near_miss_examples_pair_a_clean_reference_with_a_flawed_one() -> None:
+    from verbalrl.training.step_labels import near_miss_examples
+
+    task = get_task("chain", level=3)
+    problems = task.problems("train", 10, seed=2)
+    examples = near_miss_examples(task, problems, seed=0)
+    assert len(examples) == 20
+    assert all(e.labels == [1.0] * 4 for e in examples[::2])
+    assert all(e.labels[-1] == 0.0 and 0.0 in e.labels for e in examples[1::2])
+    with pytest.raises(ValueError, match="near misses"):
+        near_miss_examples(get_task("arithmetic"), problems)

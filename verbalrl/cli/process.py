@@ -90,6 +90,11 @@ def train_prm(
     max_per_problem: Annotated[
         int, typer.Option(help="distinct candidates kept per problem (clean and flawed alternate)")
     ] = 4,
+    near_misses: Annotated[
+        int,
+        typer.Option(help="train problems (not the pool's) whose reference and a near miss (one result "
+                     "off by 1-3) are added, labelled by the step checker; 0: none"),
+    ] = 0,
     resume: ResumeOpt = False,
     threads: ThreadsOpt = None,
     json_out: JsonOpt = False,
@@ -127,6 +132,16 @@ def train_prm(
         examples = rollout_step_examples(
             policy, task, records, rollouts, gen, mode=rollout_mode, progress=not json_out  # type: ignore[arg-type]
         )
+    if near_misses:
+        from ..training.step_labels import near_miss_examples
+
+        taken = {r.problem_id for r in records}
+        drawn = task.problems("train", near_misses + len(taken), seed=seed + 1)
+        fresh = [p for p in drawn if p.id not in taken]
+        try:
+            examples = [*examples, *near_miss_examples(task, fresh[:near_misses], seed)]
+        except ValueError as exc:
+            raise VerbalRLError(str(exc)) from exc
     steps = sum(len(e.labels) for e in examples)
     positive = sum(x for e in examples for x in e.labels)
     err_console.print(

@@ -137,6 +137,23 @@ class ChainTask(GeneratedTask):
             value = total
         return "\n".join([*lines, f"Answer: {value}"])
 
+    def near_miss(self, problem: Problem, rng: random.Random) -> str:
+        """A flawed worked solution: one operation's result off by 1-3, carried forward consistently.
+
+        The error sits at a random operation; every later line is right arithmetic on the wrong
+        value, as a model's slip looks. Training data for process verifiers (a checker labels it).
+        """
+        start, ops = chain_operations(problem)
+        wrong_at = rng.randrange(len(ops))
+        lines, value = [], start
+        for i, (op, n) in enumerate(ops):
+            result = value + n if op == "+" else value - n
+            if i == wrong_at:
+                result += rng.choice([-3, -2, -1, 1, 2, 3])
+            lines.append(f"{value} {op} {n} = {result}")
+            value = result
+        return "\n".join([*lines, f"Answer: {value}"])
+
     def check_steps(self, problem: Problem, text: str) -> list[StepLabel]:
         """Label each non-blank line of `text` against the gold chain (never raises on any string)."""
         if not isinstance(text, str):

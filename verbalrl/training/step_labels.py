@@ -62,6 +62,31 @@ def checker_step_examples(task: Task, records: Iterable[CandidateRecord]) -> lis
     return out
 
 
+def near_miss_examples(task: Task, problems: Sequence[Problem], seed: int = 0) -> list[StepExample]:
+    """Per problem, the reference solution and a near miss (`task.near_miss`), labelled by the checker.
+
+    Balanced synthetic data whose errors sit at every position: a PRM trained on sampled
+    candidates alone, where late steps are mostly wrong, learns the position instead of the
+    arithmetic (RESULTS.md, issue 13 part 2). `ValueError` if the task cannot make near misses.
+    """
+    import random
+
+    near_miss = getattr(task, "near_miss", None)
+    prefix_labels = getattr(task, "prefix_labels", None)
+    if not callable(near_miss) or not callable(prefix_labels):
+        raise ValueError(f"task {task.name!r} cannot make near misses (no near_miss / prefix_labels)")
+    rng = random.Random(seed)
+    out = []
+    for problem in problems:
+        reference = task.reference_solution(problem)
+        for text in ([reference] if reference else []) + [near_miss(problem, rng)]:
+            steps = split_steps(text)
+            labels = [float(x) for x in prefix_labels(problem, text, finished=True)]
+            out.append(StepExample(question=problem.question, steps=steps, labels=labels, source="checker",
+                                   problem_id=problem.id))  # fmt: skip
+    return out
+
+
 def select_step_examples(
     examples: Sequence[StepExample], max_per_problem: int, seed: int = 0
 ) -> list[StepExample]:
