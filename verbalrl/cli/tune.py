@@ -92,6 +92,12 @@ def tune_cmd(
         typer.Option("--instruction", help="a candidate system message besides the task's own (repeatable)"),
     ] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="tokens per solution")] = None,
+    pool_n: Annotated[
+        int, typer.Option("--pool-n", help="train problems (not dev) to bootstrap demonstrations from")
+    ] = 0,
+    shots: Annotated[str, typer.Option(help="candidate numbers of demonstrations shown as turns")] = "0",
+    variants: Annotated[bool, typer.Option("--variants", help="add hand-written instructions")] = False,
+    propose: Annotated[int, typer.Option(help="instructions the model proposes from failures (OPRO)")] = 0,
     prune_fraction: Annotated[float, typer.Option(help="dev share run before pruning (0: off)")] = 0.34,
     prune_margin: Annotated[float, typer.Option(help="accuracy lead that prunes a costlier trial")] = 0.25,
     seed: SeedOpt = 0,
@@ -100,10 +106,22 @@ def tune_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Search graphs and settings on a dev split (Optuna TPE: accuracy up, compute down); write the
-    most accurate spec within --budget-calls. The test split is never evaluated."""
+    most accurate spec within --budget-calls. The test split is never evaluated.
+
+    Prompt-level candidates join the search with --pool-n N --shots 0,2,4 (demonstrations
+    bootstrapped from the model's verified train solutions), --variants and --propose K
+    (instructions the model rewrites from its failures)."""
     from ..console import trials_table, tune_view
     from ..run.agent import AgentSpec, read_agent_spec
-    from ..tuning import SearchSpace, TuneSettings, default_storage, pareto_front, plot_pareto, tune
+    from ..tuning import (
+        PromptSearch,
+        SearchSpace,
+        TuneSettings,
+        default_storage,
+        pareto_front,
+        plot_pareto,
+        tune,
+    )
 
     if agent is not None:
         clash = given_options(ctx, BASE_FIXES)
@@ -130,6 +148,8 @@ def tune_cmd(
     settings = TuneSettings(
         base=base, space=space, dev_n=dev_n, seed=seed, scoring=scoring, objective=objective,  # type: ignore[arg-type]
         prune_fraction=prune_fraction, prune_margin=prune_margin,
+        prompts=PromptSearch(pool_n=pool_n, shots=parse_list(shots, int, "--shots"), variants=variants,
+                             propose=propose),
     )  # fmt: skip
     if trials < 1:
         raise VerbalRLError("--trials must be at least 1")
