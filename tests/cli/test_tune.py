@@ -146,3 +146,21 @@ def test_a_killed_tune_resumes_without_redoing_finished_trials(tmp_path: Path) -
     assert summary["ran"] == 8 - len(before)  # only the missing trials ran
     assert after[: len(before)] == before  # finished trials untouched (same numbers, same finish times)
     assert read_agent_spec(tmp_path / "agent.yaml").instructions == GOOD
+
+
+def test_tune_searches_bootstrapped_demonstrations(scripted_models, tmp_path: Path) -> None:
+    refused = invoke(*tune_args(tmp_path, "--shots", "0,2", "--no-progress"))
+    assert refused.exit_code == 2 and "shots: 2 demonstrations need a pool" in refused.output
+    result = invoke(*tune_args(tmp_path, "--dev-n", 3, "--trials", 6, "--pool-n", 3, "--shots", "0,2",
+                               "--n-drafts", "1", "--no-progress", "--json"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    front = json.loads((tmp_path / "agent.front.json").read_text())["front"]
+    shown = {len(point["spec"]["demonstrations"]) for point in front}
+    assert shown <= {0, 2}
+    import optuna
+
+    summary = json.loads(result.stdout)
+    study = optuna.load_study(study_name=summary["study"], storage=summary["storage"])
+    demos = study.user_attrs["candidates"]["demonstrations"]
+    assert len(demos) == 2
+    assert all(d["solution"].rstrip().split("\n")[-1].startswith("Answer:") for d in demos)

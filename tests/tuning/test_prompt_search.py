@@ -91,3 +91,12 @@ def test_prompt_search_finds_demonstrations_and_keeps_proposals(tmp_path: Path) 
     assert len(again.finished()) == 10
     assert not any(PROPOSER_SYSTEM in prompt_text(p) for c in again_llm.calls for p in c.prompts)
     assert all(isinstance(d, Demonstration) for d in again.chosen.spec.demonstrations)  # type: ignore[union-attr]
+
+
+def test_a_prompt_search_without_a_pool_is_a_clear_error() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="shots: 2 demonstrations need a pool of at least as many"):
+        PromptSearch(shots=(0, 2))
+    with pytest.raises(ValueError, match="propose: proposals learn from failures on the pool"):
+        PromptSearch(propose=2)

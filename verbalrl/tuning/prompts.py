@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..agents.prompted import Demonstration
 from ..llm.base import GenerationConfig
@@ -50,6 +50,17 @@ class PromptSearch(BaseModel):
     variants: bool = Field(False, description="add the hand-written instruction variants")
     propose: int = Field(0, ge=0, le=16, description="model-proposed instructions from observed failures")
     max_new_tokens: int = Field(128, ge=8, description="per bootstrapped solution / proposal")
+
+    @model_validator(mode="after")
+    def _check(self) -> PromptSearch:
+        if not self.shots or min(self.shots) < 0:
+            raise ValueError("shots: give numbers of demonstrations >= 0")
+        if max(self.shots) > self.pool_n:
+            raise ValueError(f"shots: {max(self.shots)} demonstrations need a pool of at least as many "
+                             f"train problems (pool_n / --pool-n is {self.pool_n})")
+        if self.propose and not self.pool_n:
+            raise ValueError("propose: proposals learn from failures on the pool: set pool_n / --pool-n")
+        return self
 
 
 class Candidates(BaseModel):

@@ -92,7 +92,9 @@ def open_study(settings: TuneSettings, storage: str, name: str | None = None, *,
             f"study {name!r} in {storage} already has {existing[name].n_trials} trials: pass --resume to "
             "continue it, or --study NAME / --storage URL for a new one"
         )
-    sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=5)
+    with warnings.catch_warnings():  # multivariate TPE is "experimental" too
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=5)
     study = optuna.create_study(
         storage=rdb, study_name=name, sampler=sampler, directions=["maximize", "minimize"],
         load_if_exists=True,
