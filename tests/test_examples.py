@@ -148,3 +148,15 @@ def test_langchain_agent_example() -> None:
     assert "UNTRAINED GenRM through ChatOpenAI" in out and out.count("p(Yes)") == 2
     # the drafts stream from the solve node; GenRM's one-token scoring calls are not messages
     assert "streamed message chunks per node: {'solve':" in out and "'verify'" not in out
+
+
+@pytest.mark.slow
+def test_tune_agent_example(tmp_path: Path) -> None:
+    out = run_example(
+        "tune_agent.py", "--dev-n", "2", "--trials", "2", "--test-n", "1", "--max-new-tokens", "16",
+        "--budget-calls", "100",
+        "--out", str(tmp_path / "agent.yaml"),
+    )  # fmt: skip
+    assert "Pareto front:" in out and "trial " in out and "chosen spec:" in out
+    assert "tuned agent on 1 test problems:" in out
+    assert (tmp_path / "agent.yaml").read_text().startswith("spec_version: 1")

@@ -110,6 +110,17 @@ def task_options(
     return options
 
 
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among `names` given on the command line (or by environment), as `--flag`s."""
+    given = []
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        # by name: typer vendors click, so its ParameterSource is not click's
+        if param.name in names and getattr(source, "name", "DEFAULT") != "DEFAULT":
+            given.append(param.opts[0] if param.opts else param.name)
+    return given
+
+
 # ----------------------------------------------------------------- fine-tuning (SFTConfig)
 SFT_DEFAULTS = SFTConfig()  # the training flags' defaults: written once, in SFTConfig
 

@@ -39,6 +39,7 @@ from .options import (
     ThreadsOpt,
     console,
     err_console,
+    given_options,
     hidden_aliases,
     load_model,
     task_options,
@@ -290,17 +291,6 @@ def check_question(question: str) -> str:
             "(a small model's context holds far less): shorten it"
         )
     return text
-
-
-def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
-    """The options among `names` given on the command line (or by environment), as `--flag`s."""
-    given = []
-    for param in ctx.command.params:
-        source = ctx.get_parameter_source(param.name) if param.name else None
-        # by name: typer vendors click, so its ParameterSource is not click's
-        if param.name in names and getattr(source, "name", "DEFAULT") != "DEFAULT":
-            given.append(param.opts[0] if param.opts else param.name)
-    return given
 
 
 def agent_run_spec(path: Path, ctx: typer.Context, **fields: Any) -> RunSpec:

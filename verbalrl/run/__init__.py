@@ -11,7 +11,8 @@ problems out to Ray workers; `options.py` is how a run is run
 records (`RunSpec`, its `run.json`); `build.py` builds a runner from a spec
 (`verbalrl run`, `resume`); `results.py` the results file, its records and
 summary; `console.py` the terminal views; `baselines.py` single-shot,
-self-consistency and best-of-N with the same model. Only this package and
+self-consistency and best-of-N with the same model; `agent.py` an agent as a
+file (`AgentSpec`, YAML or JSON) and `load_agent`. Only this package and
 `graphs/` import langgraph.
 """
 

@@ -39,6 +39,12 @@ _EXPORTS = {
     "choose": ".pareto",
     "trial_results": ".pareto",
     "plot_pareto": ".plot",
+    "PromptSearch": ".prompts",
+    "Candidates": ".prompts",
+    "bootstrap": ".prompts",
+    "propose_instructions": ".prompts",
+    "prompt_candidates": ".prompts",
+    "INSTRUCTION_VARIANTS": ".prompts",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

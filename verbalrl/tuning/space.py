@@ -28,8 +28,8 @@ Graph = Literal["single", "multi", "reflective"]
 class SearchSpace(BaseModel):
     """What a tune may choose. Each tuple is the candidates of one setting (one entry: fixed).
 
-    `instructions`: candidate system messages; None stands for the task's own. `shots`: how
-    many of `demonstrations` (bootstrapped or given) the solver sees as turns (0: none).
+    `instructions`: candidate system messages; None stands for the base spec's (else the task's).
+    `shots`: how many of `demonstrations` (bootstrapped or given) the solver sees as turns (0: none).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

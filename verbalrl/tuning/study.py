@@ -8,7 +8,9 @@ tokens per problem down; any Optuna storage URL, SQLite by default), `tune`
 (runs the trials still missing, each a spec scored on the dev split) and
 `TuneResult` (every trial, the Pareto front, the spec chosen for a budget;
 `write` saves the chosen spec and the front). Left out: the space
-(`space.py`), scoring one spec (`objective.py`), the plot (`plot.py`).
+(`space.py`), scoring one spec (`objective.py`), the plot (`plot.py`). With
+`prompts` (a `PromptSearch`) the instruction and demonstration candidates are
+prepared once per study (`prompts.py`), stored in it, and searched with the rest.
 
 Resume: finished trials (complete or pruned) live in the storage; a tune
 runs only `trials` minus those. A trial a killed process left running is
@@ -37,6 +39,7 @@ from ..tasks.base import Task
 from .objective import SCORING_NOTE, DevSplit, Evaluation, Scoring, TrainOnlyTask, chunk_size, dominated
 from .objective import evaluate_spec as run_on_dev
 from .pareto import Objective, TrialResult, choose, pareto_front, trial_results
+from .prompts import Candidates, PromptSearch, prompt_candidates
 from .space import SearchSpace, suggest
 
 HEARTBEAT_S = 30  # a running trial's heartbeat; one silent for GRACE_S was left by a killed process
@@ -51,7 +54,7 @@ class TuneSettings(BaseModel):
     base: AgentSpec
     space: SearchSpace = SearchSpace()
     dev_n: int = Field(20, ge=1)
-    pool_n: int = Field(0, ge=0, description="train problems set aside to bootstrap demonstrations from")
+    prompts: PromptSearch = PromptSearch()
     seed: int = 0
     scoring: Scoring = "checker"
     objective: Objective = "calls"
@@ -89,7 +92,9 @@ def open_study(settings: TuneSettings, storage: str, name: str | None = None, *,
             f"study {name!r} in {storage} already has {existing[name].n_trials} trials: pass --resume to "
             "continue it, or --study NAME / --storage URL for a new one"
         )
-    sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=5)
+    with warnings.catch_warnings():  # multivariate TPE is "experimental" too
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=settings.seed, multivariate=True, n_startup_trials=5)
     study = optuna.create_study(
         storage=rdb, study_name=name, sampler=sampler, directions=["maximize", "minimize"],
         load_if_exists=True,
@@ -154,6 +159,24 @@ class TuneResult:
         return target, front_path
 
 
+def prompt_search_on(search: PromptSearch) -> bool:
+    return search.pool_n > 0 or search.variants or search.propose > 0 or search.shots != (0,)
+
+
+def with_candidates(settings: TuneSettings, stored: dict[str, Any] | None) -> SearchSpace:
+    """The space with the prepared prompt candidates added (shots capped at the demonstrations found)."""
+    if stored is None:
+        return settings.space
+    found = Candidates.model_validate(stored)
+    space = settings.space
+    instructions = (*space.instructions, *(i for i in found.instructions if i not in space.instructions))
+    shots = tuple(sorted({min(k, len(found.demonstrations)) for k in settings.prompts.shots}))
+    return SearchSpace.model_validate(
+        {**space.model_dump(), "instructions": instructions, "shots": shots,
+         "demonstrations": [d.model_dump() for d in found.demonstrations]}
+    )  # fmt: skip
+
+
 def _finished_evaluations(study: Any, scoring: Scoring) -> list[Evaluation]:
     out = []
     for t in study.get_trials(deepcopy=False):
@@ -200,11 +223,12 @@ def tune(
     from ..tasks.registry import get_task
 
     guarded = TrainOnlyTask(task or get_task(base.task, **base.task_options))
-    split = DevSplit.of(guarded, settings.dev_n, settings.pool_n, settings.seed)
+    split = DevSplit.of(guarded, settings.dev_n, settings.prompts.pool_n, settings.seed)
     done_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = len(study.get_trials(deepcopy=False, states=done_states))
     todo = max(0, trials - finished)
-    if todo:
+    prepare = prompt_search_on(settings.prompts) and "candidates" not in study.user_attrs
+    if todo or prepare:
         if llm is None:
             from ..run.spec import load_generator
 
@@ -213,11 +237,17 @@ def tune(
             from ..verifier.registry import load_verifier
 
             verifier = load_verifier(base.verifier or "", llm, guarded)  # type: ignore[arg-type]
+    if prepare:  # once per study: a resume reads them back, so every trial sees the same candidates
+        found = prompt_candidates(
+            llm, guarded, split.pool, settings.prompts, base.instructions, settings.seed  # type: ignore[arg-type]
+        )
+        study.set_user_attr("candidates", found.model_dump(mode="json"))
+    space = with_candidates(settings, study.user_attrs.get("candidates"))
     chunk = chunk_size(len(split.dev), settings.prune_fraction)
     margin = settings.prune_margin
 
     def objective(trial: Any) -> tuple[float, float]:
-        spec = suggest(trial, base, settings.space)
+        spec = suggest(trial, base, space)
         trial.set_user_attr("spec", json.dumps(spec.dump()))
         twin = _same_params_done(study, trial)
         if twin is not None:  # the same spec was scored (or pruned) already: reuse its numbers
