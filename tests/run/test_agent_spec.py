@@ -10,7 +10,7 @@ import pytest
 
 from verbalrl.agents.roles import role_of
 from verbalrl.errors import VerbalRLError
-from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig
+from verbalrl.graphs import MultiConfig, ReflectiveConfig, SingleConfig, initial_state
 from verbalrl.llm.fake import FakeLLM
 from verbalrl.run import read_spec, resume
 from verbalrl.run.agent import AgentSpec, load_agent, read_agent_spec
@@ -160,3 +160,27 @@ def test_load_agent_builds_the_named_verifier_and_checks_the_config_class() -> N
     assert isinstance(agent.config, SingleConfig)
     with pytest.raises(VerbalRLError, match="config.threshold"):
         spec.replace(config={"threshold": 2.0})
+
+
+def test_a_search_agent_from_a_spec_prompts_each_step_with_its_demonstrations(tmp_path: Path) -> None:
+    spec = AgentSpec(
+        graph="search", task="chain", task_options={"level": 2}, verifier="step-checker",
+        config={"strategy": "beam", "beams": 1, "expansions": 1, "max_rounds": 4, "max_depth": 4},
+        demonstrations=[{"question": "Compute 2 + 3 - 1.", "solution": "2 + 3 = 5\n5 - 1 = 4\nAnswer: 4"}],
+    )  # fmt: skip
+    path = spec.write(tmp_path / "search.yaml")
+    assert read_agent_spec(path) == spec
+
+    def reply(prompt) -> str:  # the reference chain, one line per call
+        problem_lines = agent.task.reference_solution(problem).splitlines()  # type: ignore[union-attr]
+        done = prompt[-1]["content"].count("\n") if prompt[-1]["role"] == "assistant" else 0
+        return problem_lines[done]
+
+    llm = FakeLLM(reply)
+    agent = load_agent(path, llm=llm)
+    problem = agent.task.problems("test", 1, seed=0)[0]
+    result = agent.graph.invoke(initial_state(problem))["result"]
+    assert result["answer"] == problem.answer and result["status"] == "accept"
+    prompts = [c.prompts[0] for c in llm.calls if c.method == "generate"]
+    assert len(prompts) == 3  # two operations and the answer line, one step per call
+    assert all(p[2] == {"role": "assistant", "content": "2 + 3 = 5\n5 - 1 = 4\nAnswer: 4"} for p in prompts)

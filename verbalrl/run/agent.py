@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationErr
 
 from ..agents.prompted import Demonstration, prompted
 from ..errors import VerbalRLError
-from ..graphs import CONFIGS, GRAPHS, GraphConfig
+from ..graphs import CONFIGS, GRAPHS, GraphConfig, GraphName
 from ..tasks.base import Problem, Task
 
 SPEC_VERSION: Literal[1] = 1
@@ -49,7 +49,7 @@ class AgentSpec(BaseModel):
 
     spec_version: Literal[1] = SPEC_VERSION
     name: str | None = Field(None, description="what this agent is, for people")
-    graph: Literal["single", "multi", "reflective"] = "single"
+    graph: GraphName = "single"
     config: SerializeAsAny[GraphConfig] = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
     model: str = Field(DEFAULT_MODEL, min_length=1)
     base_url: str | None = None
