@@ -17,7 +17,7 @@ from verbalrl.training.self_train import self_train
 from verbalrl.training.self_train_config import SelfTrainConfig
 from verbalrl.verifier.artifact import read_metadata
 
-TRAINING = SFTConfig(epochs=1, learning_rate=1e-2, batch_size=4, lora_r=4, save_steps=2)
+TRAINING = SFTConfig(epochs=2, learning_rate=1e-2, batch_size=2, lora_r=4, warmup_ratio=0.0)
 
 
 def config(base: Path, **fields: Any) -> SelfTrainConfig:

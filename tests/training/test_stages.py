@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -13,8 +14,16 @@ def test_a_finished_stage_is_read_back_not_run_again(tmp_path) -> None:
     calls: list[str] = []
     lines: list[str] = []
     d = StageDir(tmp_path / "iter-1", say=lines.append)
-    first = d.run("generate", lambda: calls.append("x") or {"candidates": 3})
-    again = StageDir(tmp_path / "iter-1").run("generate", lambda: calls.append("y") or {"candidates": 9})
+
+    def stage(name: str, n: int) -> Callable[[], dict[str, int]]:
+        def run() -> dict[str, int]:
+            calls.append(name)
+            return {"candidates": n}
+
+        return run
+
+    first = d.run("generate", stage("x", 3))
+    again = StageDir(tmp_path / "iter-1").run("generate", stage("y", 9))
     assert calls == ["x"] and first == again and again["candidates"] == 3 and "seconds" in again
     assert d.attempts() == {"generate": 1} and d.result("generate") == first
     assert lines[0] == "generate ..." and lines[1].startswith("generate: candidates=3")
