@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys, time
 from pathlib import Path
+from typing import Any
 from verbalrl.training import sft_trainer
 
 def on_save(self, args, state, control, **kwargs):
@@ -32,6 +34,12 @@ sft_trainer.LossHistory.on_save = on_save
 from verbalrl.cli.app import app
 app(sys.argv[2:], prog_name="verbalrl")
 """
+
+
+def last_json(text: str) -> dict[str, Any]:
+    """The --json object in output that also holds the trainers' log lines (stderr, mixed in)."""
+    obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\n  "') :])
+    return dict(obj)
 
 
 def args(base: Path, out: Path) -> list[object]:
@@ -85,7 +93,7 @@ def test_kill_9_mid_iteration_then_resume_redoes_nothing_finished(chain_policy_d
     policy = manifest["stages"]["policy"]
     assert policy["resumed_from"] == "checkpoint-2" and policy["optimizer_steps"] > 2
     assert "done before, skipped" in text and manifest["label_source"]["outcomes"] == "checker"
-    rows = json.loads(text[text.index('{\n  "') :])["iterations"]  # after the trainer's log lines
+    rows = last_json(text)["iterations"]
     assert [r["iteration"] for r in rows] == [1] and rows[0]["n"] == 2
 
 
@@ -125,7 +133,7 @@ def test_consolidate_cli_trains_on_the_gated_experiences(tmp_path, tiny_llama_di
         "--base-model", tiny_llama_dir, "--epochs", "1", "--batch-size", "1", "--lora-r", "4", "--json",
     )  # fmt: skip
     assert code == 0, text
-    manifest = json.loads(text[text.index('{\n  "') :])
+    manifest = last_json(text)
     assert manifest["examples"] == 1 and manifest["by_status"] == {"exemplar": 1, "failure": 1}
     assert (tmp_path / "policy" / "adapter_model.safetensors").is_file()
     code, text = invoke("consolidate", "--memory", tmp_path / "nowhere", "--out", tmp_path / "x")

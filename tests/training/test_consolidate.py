@@ -25,7 +25,7 @@ def open_memory(folder: Path) -> ChromaMemory:
 
 
 def fill(folder: Path) -> None:
-    """A memory of 3 gated successes, 1 with chat-template tokens, and 7 records the gate or checks refuse."""
+    """A memory of 3 gated successes, 1 with chat-template tokens, and 6 records the gate or checks refuse."""
     with open_memory(folder) as memory:
         for problem, solution in GATED:
             memory.add_experience(
@@ -64,7 +64,7 @@ def test_only_gated_experiences_become_examples(tmp_path) -> None:
     assert [t for t in targets if ZERO_WIDTH_SPACE not in t] == sorted(s for _, s in GATED)
     defused = next(t for t in targets if ZERO_WIDTH_SPACE in t)
     assert "<|im_start|>" not in defused and defused.replace(ZERO_WIDTH_SPACE, "") == INJECTED
-    assert data.read == 9 and data.status == {"exemplar": 6, "unverified": 1, "failure": 2}
+    assert data.read == 10 and data.status == {"exemplar": 6, "unverified": 2, "failure": 2}
     assert data.skipped == {"no answer in the solution": 1, "unknown task": 1}
     first = next(e for e in data.examples if e.target == GATED[0][1])  # the task's own solver prompt
     assert first.prompt[-1]["role"] == "user" and GATED[0][0] in first.prompt[-1]["content"]
@@ -76,7 +76,7 @@ def test_consolidate_trains_the_policy_and_writes_its_manifest(tmp_path, tiny_ll
     with open_memory(tmp_path / "memory") as memory:
         manifest = consolidate(memory, tmp_path / "policy", config, progress=False)
     assert manifest["examples"] == manifest["trained_examples"] == 4
-    assert manifest["stored_experiences"] == 11 and manifest["read"] == 9 and manifest["unreadable_rows"] == 2
+    assert (manifest["stored_experiences"], manifest["read"], manifest["unreadable_rows"]) == (12, 10, 2)
     assert manifest["optimizer_steps"] == 4 and manifest["first_loss"] is not None
     weights = load_file(str(tmp_path / "policy" / "adapter_model.safetensors"))
     assert all(v.abs().sum() > 0 for k, v in weights.items() if "lora_B" in k)
