@@ -48,11 +48,13 @@ def fill(folder: Path) -> None:
             Experience(task="no-such-task", problem="Say hi.", solution="Answer: hi", outcome="success",
                        verified=True),
         ])  # fmt: skip
-        col = memory._col("experience")  # rows another writer left: a malformed record, a foreign row
-        col.upsert(
-            ids=["bad-1"], documents=["x"], metadatas=[{"record": "{not json"}], embeddings=[[0.1] * 64]
-        )
-        col.upsert(ids=["foreign-1"], documents=["y"], metadatas=[{"k": 1}], embeddings=[[0.2] * 64])
+        # rows another writer left: a malformed record, a foreign row (ids of their own: the
+        # foreign-row warning is given once per id and process, and another test reads it)
+        col = memory._col("experience")
+        bad = {"record": "{not json"}
+        col.upsert(ids=["consolidate-bad"], documents=["x"], metadatas=[bad], embeddings=[[0.1] * 64])
+        foreign = {"k": 1}
+        col.upsert(ids=["consolidate-alien-1"], documents=["y"], metadatas=[foreign], embeddings=[[0.2] * 64])
 
 
 def test_only_gated_experiences_become_examples(tmp_path) -> None:
