@@ -40,6 +40,24 @@ def tiny_llama_dir(tmp_path_factory, smollm) -> Path:
 
 
 @pytest.fixture(scope="session")
+def chain_policy_dir(tmp_path_factory, tiny_llama_dir) -> Path:
+    """The tiny Llama fully fine-tuned on `chain` references (level 2, numbers 2-3): right ~1 time in 8.
+
+    Self-training needs a policy that is sometimes right (a random model never is). ~25 s.
+    """
+    from verbalrl.tasks import get_task
+    from verbalrl.training import SFTConfig, train_generator
+
+    out = tmp_path_factory.mktemp("chain-policy")
+    config = SFTConfig(
+        base_model=str(tiny_llama_dir), method="full", epochs=30, learning_rate=1e-2, batch_size=8
+    )
+    task = get_task("chain", level=2, max_number=3)
+    train_generator(out, task=task, problems=64, config=config, progress=False)
+    return out / "model"
+
+
+@pytest.fixture(scope="session")
 def tiny_llm(tiny_llama_dir):
     from verbalrl.llm.transformers_backend import TransformersLLM
 

@@ -93,7 +93,7 @@ def test_help_lists_every_group():
     assert result.returncode == 0
     for command in (
         "models", "generate", "tasks", "serve", "sample", "eval-verifier", "train-verifier",
-        "train-generator", "memory", "run", "solve", "tune",
+        "train-generator", "self-train", "consolidate", "memory", "run", "solve", "tune",
     ):
         assert command in result.stdout, command
 

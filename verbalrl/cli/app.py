@@ -5,7 +5,8 @@ turning an error a user can cause into one line and exit code 2 (`format_error`;
 the same for every group, `verbalrl memory` included), and mounting the
 groups: `models` (`models`, `generate`), `tasks`, `serve`, `verifier`
 (`sample`, `eval-verifier`, `train-verifier`), `generator`
-(`train-generator`), `memory`, `run` (`run`, `solve`) and `tune`. Left out: the
+(`train-generator`), `self_train` (`self-train`, `consolidate`), `memory`, `run`
+(`run`, `solve`) and `tune`. Left out: the
 commands (one module per group) and the options they share (`options.py`).
 Imports go one way: app -> groups -> options -> library; the groups import
 heavy libraries (torch, chromadb) inside their commands, so importing this
@@ -22,7 +23,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ..errors import VerbalRLError
-from . import generator, memory, models, process, run, serve, tasks, tune, verifier
+from . import generator, memory, models, process, run, self_train, serve, tasks, tune, verifier
 from .options import err_console
 
 USER_ERRORS = (VerbalRLError, ValidationError, ValueError)
@@ -56,7 +57,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _group in (models, tasks, serve, verifier, process, generator, memory, run, tune):
+for _group in (models, tasks, serve, verifier, process, generator, self_train, memory, run, tune):
     _group.register(app)
 
 

@@ -11,7 +11,9 @@ GenRM (direct and CoT, with the unified loss) and generator fine-tuning share
 solutions into the examples each trainer wants, and `recipes.py`
 (`train_verifier`, `train_generator`) goes from a pool to a saved artifact
 in one call: what `verbalrl train-verifier` and `verbalrl train-generator`
-run. Trainers import torch, transformers and peft; the exports are lazy so
+run. `self_train.py` (with `self_train_config.py`, `self_labels.py`, `stages.py`) is mutual
+self-training of policy, GenRM and PRM; `consolidate.py` fine-tunes the policy on a memory's
+gated experiences. Trainers import torch, transformers and peft; the exports are lazy so
 importing this package does not.
 """
 
@@ -37,6 +39,11 @@ _EXPORTS = {
     "train_generator": ".recipes",
     "as_orm_config": ".recipes",
     "GENERATOR_EPOCHS": ".sft_config",
+    # the functions `self_train` and `consolidate` share their modules' names: import them from there
+    "SelfTrainConfig": ".self_train_config",
+    "SelfTrainer": ".self_train",
+    "SelfTrainResult": ".self_train",
+    "consolidation_examples": ".consolidate",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -29,7 +29,7 @@ from ..llm.base import LLM, GenerationConfig, Prompt
 from ..tasks.base import Problem, Task
 from ..tasks.chain import split_steps
 
-LabelSource = Literal["checker", "rollouts"]
+LabelSource = Literal["checker", "rollouts", "verifier"]  # verifier: self-training without gold
 
 
 class StepExample(BaseModel):

@@ -25,7 +25,7 @@ from chromadb.api.models.Collection import Collection
 
 from ..config import MemoryConfig
 from ..embedding import Embedder, EmbedderSpec, resolve_embedder
-from ..errors import MemoryUnavailableError
+from ..errors import MemoryCorruptError, MemoryUnavailableError
 from ..kinds import KINDS, Kind, Record
 from ..recall import QueryCache
 from ..schedule import DistillSchedule
@@ -175,8 +175,15 @@ class ChromaBase:
         """How many records of a kind are stored."""
         return self._col(kind).count()
 
-    def iter_records(self, kind: Kind, task: str | None = None, batch: int = 1_000) -> Iterator[Record]:
-        """Every stored record of a kind (optionally of one task), in pages."""
+    def iter_records(
+        self, kind: Kind, task: str | None = None, batch: int = 1_000, *, skip_malformed: bool = False
+    ) -> Iterator[Record]:
+        """Every stored record of a kind (optionally of one task), in pages.
+
+        A row that holds no valid record raises `MemoryCorruptError`, or with
+        `skip_malformed` is logged and left out (what reading untrusted memory
+        into training data wants: `verbalrl consolidate`).
+        """
         col = self._col(kind)
         offset = 0
         where: Any = {"task": task} if task is not None else None
@@ -185,10 +192,17 @@ class ChromaBase:
             if not got["ids"]:
                 return
             for rid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                if is_ours(meta):
-                    yield from_metadata(kind, meta, rid)
-                else:
+                if not is_ours(meta):
                     foreign(rid, kind)
+                    continue
+                try:
+                    record = from_metadata(kind, meta, rid)
+                except MemoryCorruptError as exc:
+                    if not skip_malformed:
+                        raise
+                    log.warning("memory: %s; left out", exc)
+                    continue
+                yield record
             offset += len(got["ids"])
 
     def tasks(self, kind: Kind = "experience") -> list[str]:
