@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup demo test test-fast lint bench genrm genrm-sum30 clean
+.PHONY: setup demo test test-fast lint bench genrm genrm-sum30 prm-chain clean
 
 setup: $(STAMP)
 
@@ -82,6 +82,21 @@ genrm-sum30: setup
 	mkdir -p $(GENRM_ASSET)
 	cp $(GENRM_RUN)/genrm/adapter_config.json $(GENRM_RUN)/genrm/adapter_model.safetensors \
 		$(GENRM_RUN)/genrm/verifier.json $(GENRM_ASSET)/
+
+# Reproduces the packaged process verifier `prm-chain` (about 10 min on 2 CPU cores): sample a train
+# pool of the chain task (level 3, 2 demonstrations as chat turns), label every step with the task's
+# step checker, train the GenRM-style PRM (LoRA, one epoch), copy the adapter into the package.
+PRM_RUN := runs/prm-chain
+PRM_ASSET := verbalrl/verifier/assets/prm-chain
+prm-chain: setup
+	mkdir -p $(PRM_RUN)
+	$(PY) -m verbalrl.cli sample --task chain --level 3 --split train --problems 150 --samples 8 --shots 2 \
+		--temperature 0.8 --max-new-tokens 96 --seed 0 --out $(PRM_RUN)/train_pool.jsonl
+	$(PY) -m verbalrl.cli train-prm --pool $(PRM_RUN)/train_pool.jsonl --labels checker --out $(PRM_RUN)/prm \
+		--epochs 1 --lr 3e-4 --lora-r 16 --batch-size 8 --max-per-problem 4
+	mkdir -p $(PRM_ASSET)
+	cp $(PRM_RUN)/prm/adapter_config.json $(PRM_RUN)/prm/adapter_model.safetensors \
+		$(PRM_RUN)/prm/verifier.json $(PRM_ASSET)/
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

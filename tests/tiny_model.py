@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 
-def save_tiny_llama(folder: Path, tokenizer: Any, context: int = 512) -> Path:
-    """Save a seeded random tiny Llama with `tokenizer` and a `context`-token window to `folder`; returns `folder`."""
+def save_tiny_llama(folder: Path, tokenizer: Any, context: int = 512, init_range: float = 0.02) -> Path:
+    """Save a seeded random tiny Llama with `tokenizer` and a `context`-token window; returns `folder`.
+
+    `init_range` is the weights' initial standard deviation: the default (transformers') leaves
+    a 64-wide model's logits nearly flat, so no fine-tuning can make one token likely; a test
+    that must see a trained head move a token's probability uses a larger one.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -28,6 +33,7 @@ def save_tiny_llama(folder: Path, tokenizer: Any, context: int = 512) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        initializer_range=init_range,
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -68,6 +68,9 @@ _EXPORTS = {
     # runs
     "Runner": ".run",
     "resume": ".run",
+    # agents as files
+    "AgentSpec": ".run.agent",
+    "load_agent": ".run.agent",
 }
 __all__ = ["__version__", *sorted(_EXPORTS)]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

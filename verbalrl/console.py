@@ -4,7 +4,8 @@ In scope: `render_event` (one node's update: drafts with answers and scores,
 critiques, lessons, the result; `verbalrl solve` and the quickstart use it),
 `progress_bar` (the one progress bar: runs, pool sampling, verifier scoring),
 `summary_table` (the rows of `run.results.summarize`) and `render_table` (an
-`EvalReport`: accuracy with its CI per N, compute at the largest N, AUC).
+`EvalReport`: accuracy with its CI per N, compute at the largest N, AUC),
+`trials_table` and `tune_view` (a tune's best trials, live under its bar).
 This module and `cli/` are the only ones that use rich; it is imported
 inside each function, so importing this module stays cheap. It sits at the
 top so every layer (run, evaluation, cli) can show progress without
@@ -13,7 +14,7 @@ depending on another. Left out: computing what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -158,3 +159,72 @@ def render_table(report: EvalReport) -> Table:
             "-" if verifier_auc is None else f"{verifier_auc:.3f}",
         )
     return table
+
+
+def trials_table(
+    results: Sequence[Any],
+    front: Collection[int] = (),
+    objective: str = "calls",
+    top: int = 8,
+    title: str = "",
+) -> Table:
+    """The best finished trials of a tune (`tuning.TrialResult`s): accuracy first, then compute.
+
+    A row whose trial number is in `front` is marked `*` (on the Pareto front).
+    """
+    from rich.table import Table
+    done = [r for r in results if r.complete and r.accuracy is not None]
+    best = sorted(done, key=lambda r: (-r.accuracy, r.cost(objective), r.number))[:top]
+    table = Table(title=title or f"best trials ({len(done)} complete)")
+    for col in ("trial", "graph", "settings", "acc", "calls", "tokens", "front"):
+        table.add_column(col, justify="left" if col in ("graph", "settings") else "right", no_wrap=True)
+    for r in best:
+        spec = r.spec
+        config = spec.config if spec else None
+        settings = "" if config is None else (
+            f"drafts {config.n_drafts}, rounds {config.max_rounds}, thr {config.threshold:g}, "
+            f"T {config.temperature:g}" + (f", agents {config.n_agents}" if spec.graph == "multi" else "")
+            + (f", shots {len(spec.demonstrations)}" if spec.demonstrations else "")
+            + (", own instructions" if spec.instructions else "")
+        )  # fmt: skip
+        table.add_row(
+            str(r.number), spec.graph if spec else "-", settings, f"{r.accuracy:.1%}",
+            f"{r.calls:.1f}", f"{r.tokens:.0f}", "*" if r.number in front else "",
+        )  # fmt: skip
+    return table
+
+
+@contextmanager
+def tune_view(
+    total: int,
+    completed: int = 0,
+    *,
+    objective: str = "calls",
+    console: Console | None = None,
+    enabled: bool = True,
+) -> Iterator[Callable[[Sequence[Any], Collection[int]], None]]:
+    """A progress bar of finished trials over a live table of the best ones (`verbalrl tune`).
+
+    Yields `update(results, front)`, called after each trial with every `TrialResult` of the
+    study and the numbers of the trials on the Pareto front.
+    """
+    if not enabled:
+        yield lambda results, front: None
+        return
+    from rich.console import Console as RichConsole
+    from rich.console import Group
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]tune[/] trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )
+    bar = progress.add_task("trials", total=total, completed=completed)
+    with Live(Group(progress), console=console or RichConsole(stderr=True), refresh_per_second=4) as live:
+
+        def update(results: Sequence[Any], front: Collection[int]) -> None:
+            finished = sum(r.state in ("complete", "pruned") for r in results)
+            progress.update(bar, completed=min(total, finished))
+            live.update(Group(progress, trials_table(results, front, objective)))
+
+        yield update

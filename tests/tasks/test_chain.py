@@ -79,7 +79,7 @@ def test_levels_set_the_chain_length_and_totals_stay_in_range(level: int) -> Non
     task = get_task("chain", level=level)
     for problem in task.problems("train", 30, seed=level):
         start, ops = problem.meta["start"], [tuple(o) for o in problem.meta["ops"]]
-        assert len(ops) == level and 2 <= start <= 99 and all(2 <= n <= 99 for _, n in ops)
+        assert len(ops) == level and 2 <= start <= 9 and all(2 <= n <= 9 for _, n in ops)
         assert all(0 <= t <= 999 for t in running_totals(start, ops))
         reference = task.reference_solution(problem)
         assert reference is not None and len(split_steps(reference)) == level + 1
@@ -97,3 +97,16 @@ def test_the_checker_reads_the_question_when_meta_is_absent() -> None:
 def test_a_bad_level_names_the_field(level: object) -> None:
     with pytest.raises(ValidationError, match="level"):
         get_task("chain", level=level)
+
+
+def test_max_number_widens_the_range() -> None:
+    problems = get_task("chain", level=3, max_number=99).problems("train", 50, seed=0)
+    assert max(max(n for _, n in p.meta["ops"]) for p in problems) > 9
+    assert all(2 <= n <= 99 for p in problems for _, n in p.meta["ops"])
+
+
+def test_a_finished_reply_without_the_right_answer_ends_on_a_wrong_step() -> None:
+    task, problem = ChainTask(), chain_problem()
+    assert task.prefix_labels(problem, "23 + 18 = 41\nI give up") == [True, True]
+    assert task.prefix_labels(problem, "23 + 18 = 41\nI give up", finished=True) == [True, False]
+    assert task.prefix_labels(problem, RIGHT, finished=True) == [True] * 4

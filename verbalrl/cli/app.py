@@ -22,7 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ..errors import VerbalRLError
-from . import generator, memory, models, run, serve, tasks, verifier
+from . import generator, memory, models, process, run, serve, tasks, verifier
 from .options import err_console
 
 USER_ERRORS = (VerbalRLError, ValidationError, ValueError)
@@ -56,7 +56,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _group in (models, tasks, serve, verifier, generator, memory, run):
+for _group in (models, tasks, serve, verifier, process, generator, memory, run):
     _group.register(app)
 
 

@@ -134,6 +134,20 @@ MaxInFlightOpt = Annotated[
     typer.Option(help="--ray: problems submitted and not yet written (default 2 x workers)"),
 ]
 RetriesOpt = Annotated[int, typer.Option(help="--ray: times a failed problem is run again")]
+AgentOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--agent",
+        help="an agent spec (YAML or JSON: graph, config, model, verifier, task, instructions, "
+        "demonstrations), e.g. from `verbalrl tune`; the options it fixes cannot be given too",
+    ),
+]
+# What an agent spec fixes: `run --agent` refuses these when given on the command line.
+AGENT_FIXES = (
+    "graph", "task", "level", "data", "task_option", "model", "base_url", "dtype", "verifier", "memory",
+    "n_drafts", "max_rounds", "threshold", "max_llm_calls", "max_tokens", "max_new_tokens", "temperature",
+    "agents", "learn_from_feedback", "no_memory", "exemplar_style", "gate_threshold", "no_gate_majority",
+)  # fmt: skip
 FeedbackOpt = Annotated[
     bool,
     typer.Option(
@@ -278,7 +292,36 @@ def check_question(question: str) -> str:
     return text
 
 
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among `names` given on the command line (or by environment), as `--flag`s."""
+    given = []
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        # by name: typer vendors click, so its ParameterSource is not click's
+        if param.name in names and getattr(source, "name", "DEFAULT") != "DEFAULT":
+            given.append(param.opts[0] if param.opts else param.name)
+    return given
+
+
+def agent_run_spec(path: Path, ctx: typer.Context, **fields: Any) -> RunSpec:
+    """The spec of a new run of the agent in file `path` (`fields`: split, n, seed, options, ...)."""
+    from ..run import new_run_spec
+    from ..run.agent import read_agent_spec
+
+    clash = given_options(ctx, AGENT_FIXES)
+    if clash:
+        raise VerbalRLError(f"--agent fixes {', '.join(clash)}: edit the agent spec instead")
+    agent = read_agent_spec(path)
+    if agent.verifier is None:
+        agent = agent.resolved()
+        err_console.print(f"verifier: {agent.verifier} (packaged, trained on this task; set `verifier:` "
+                          "in the spec to choose another)")
+    return new_run_spec(agent=agent, **fields)
+
+
 def run_cmd(
+    ctx: typer.Context,
+    agent: AgentOpt = None,
     graph: GraphOpt = "single",
     task: TaskOpt = "arithmetic",
     split: SplitOpt = "test",
@@ -339,6 +382,9 @@ def run_cmd(
 ) -> None:
     """Run a graph over a task's problems: one JSONL line per problem, a summary, resumable.
 
+    --agent SPEC runs the agent a spec file describes (`verbalrl tune` writes one); every run
+    records its agent spec in run.json, and --resume uses it.
+
     With --ray the problems fan out to Ray workers that share a model server
     (--model openai:NAME --base-url URL), a memory server (--memory-url) and the
     checkpoints (the run's SQLite file on one machine, --checkpoint-url postgresql://... on many).
@@ -349,9 +395,20 @@ def run_cmd(
         raise VerbalRLError("--retry-wait must be >= 0 seconds")
     use_ray = use_ray or ray_address is not None
     ray = RayOptions(address=ray_address, max_in_flight=max_in_flight, retries=retries) if use_ray else None
+    options = RunOptions(
+        run_id=run_id, output=output, runs_dir=runs_dir, baselines=baselines, baseline_n=baseline_n,
+        checkpoint_url=checkpoint_url, keep_checkpoints=keep_checkpoints,
+    )  # fmt: skip
     if resume:
+        if agent is not None:
+            raise VerbalRLError("--resume continues a run with the agent it recorded: drop --agent")
         spec = read_spec(resume, runs_dir)
         err_console.print(f"resuming run {resume} ({spec.graph}, mode {spec.mode})")
+    elif agent is not None:
+        spec = agent_run_spec(
+            agent, ctx, split=split, n=problems, seed=seed, memory_url=memory_url, options=options,
+            ray=use_ray,
+        )
     else:
         config = build_config(
             graph, n_drafts=n_drafts, max_rounds=max_rounds, threshold=threshold,
@@ -361,10 +418,6 @@ def run_cmd(
             gate_threshold=gate_threshold, gate_majority=False if no_gate_majority else None,
             strategy=strategy, beams=beams, expansions=expansions, max_depth=max_depth,
             aggregation=aggregation,
-        )  # fmt: skip
-        options = RunOptions(
-            run_id=run_id, output=output, runs_dir=runs_dir, baselines=baselines, baseline_n=baseline_n,
-            checkpoint_url=checkpoint_url, keep_checkpoints=keep_checkpoints,
         )  # fmt: skip
         spec = new_run_spec(
             graph=graph, task=task, task_options=task_options(level, data, task_option), split=split,

@@ -53,6 +53,10 @@ _EXPORTS = {
     "GraphMethod": ".stream",
     "run_stream": ".stream",
     "GraphLLM": ".served_graph",
+    "Agent": ".agent",
+    "AgentSpec": ".agent",
+    "load_agent": ".agent",
+    "read_agent_spec": ".agent",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

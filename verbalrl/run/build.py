@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import VerbalRLError
 from ..graphs import GraphConfig, graph_config
@@ -27,6 +27,7 @@ from .runner import Runner, RunReport
 from .spec import RunSpec, load_generator, new_run_id, open_run_memory, parse_memory_url, read_spec, runs_root
 
 if TYPE_CHECKING:
+    from .agent import AgentSpec
     from .ray import RayRunner
 
 MemoryOpener = Callable[[str | None, str | None], Any]  # (folder, server URL) -> an open memory
@@ -34,10 +35,11 @@ MemoryOpener = Callable[[str | None, str | None], Any]  # (folder, server URL) -
 
 def new_run_spec(
     *,
-    graph: str,
-    task: str,
-    model: str,
-    verifier: str | None,
+    graph: str | None = None,
+    task: str | None = None,
+    model: str | None = None,
+    verifier: str | None = None,
+    agent: AgentSpec | None = None,
     config: GraphConfig | None = None,
     task_options: dict[str, Any] | None = None,
     split: str = "test",
@@ -54,7 +56,21 @@ def new_run_spec(
 
     `options` are the runner options it records (run id, output, baselines,
     checkpoints); `ray` whether it fans out (a memory folder cannot be shared).
+    With `agent` (an `AgentSpec`) the graph, config, task, model, verifier and memory are
+    the agent's (giving them too is an error); without, they make the agent the run records.
     """
+    if agent is not None:
+        given = {"graph": graph, "task": task, "model": model, "verifier": verifier, "config": config,
+                 "task_options": task_options, "base_url": base_url, "memory": memory}
+        clash = [name for name, value in given.items() if value is not None]
+        if clash or dtype != "auto":
+            raise VerbalRLError(f"an agent spec fixes {', '.join(clash or ['dtype'])}: edit the spec instead")
+        agent = agent.resolved()
+        graph, task, model, config = agent.graph, agent.task, agent.model, agent.config
+        verifier = agent.verifier
+        task_options, base_url, dtype, memory = agent.task_options, agent.base_url, agent.dtype, agent.memory
+    if graph is None or task is None or model is None:
+        raise VerbalRLError("a new run needs graph, task and model (or an agent spec)")
     from ..graphs import GRAPHS
     from ..verifier.registry import verifier_help
 
@@ -77,13 +93,21 @@ def new_run_spec(
     output = options.output or Path(options.runs_dir or runs_root()) / run_id / "results.jsonl"
     if base_url is None and model.startswith("openai:"):
         base_url = os.environ.get("OPENAI_BASE_URL")  # recorded, so workers and resume need no env
+    if agent is None:
+        from .agent import AgentSpec
+
+        agent = AgentSpec(
+            graph=cast(Any, graph), config=config, model=model, base_url=base_url, dtype=dtype,
+            verifier=verifier, task=task, task_options=task_options or {},
+            memory=str(Path(memory).resolve()) if memory else None,
+        )  # fmt: skip
     return RunSpec(
         run_id=run_id, graph=graph, task=task, mode=config.mode, config=config.model_dump(mode="json"),
         output=str(Path(output).resolve()), baselines=options.baselines,
         baseline_n=options.baseline_n or config.n_drafts, checkpoint_url=options.checkpoint_url,
         keep_checkpoints=options.keep_checkpoints, task_options=task_options or {}, split=split, n=n,
         seed=seed, model=model, base_url=base_url, dtype=dtype, verifier=verifier,
-        memory=str(Path(memory).resolve()) if memory else None, memory_url=memory_url,
+        memory=str(Path(memory).resolve()) if memory else None, memory_url=memory_url, agent=agent.dump(),
     )  # fmt: skip
 
 

@@ -13,6 +13,10 @@ out, as they always were: a run started from Python records what it ran
 by `verbalrl run --resume`; a CLI run also records how to rebuild it
 (`task_options`, `split`, `n`, `seed`, `model`, `verifier`, memory, ...);
 a Ray run adds `fanout`. Unknown keys are kept, so a newer file still loads.
+A run started by `verbalrl run` or `Agent.run` also records its `agent`: the
+whole `AgentSpec` (`agent.py`) it ran, the solver's instructions and
+demonstrations included; `load_task` applies those, so a resume prompts the
+model exactly as the run did.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class RunSpec(BaseModel):
     memory: str | None = None
     memory_url: str | None = None
     fanout: FanoutSpec | None = None
+    agent: dict[str, Any] | None = None  # the AgentSpec it ran (agent.py), as JSON data
 
     @model_validator(mode="after")
     def _check(self) -> RunSpec:
@@ -113,9 +118,13 @@ class RunSpec(BaseModel):
         return uses_memory(self.graph, self.config)
 
     def load_task(self) -> Task:
+        """The task, with the recorded agent's instructions and demonstrations in its prompt."""
+        from ..agents.prompted import prompted
         from ..tasks.registry import get_task
 
-        return get_task(self.task, **self.task_options)
+        task = get_task(self.task, **self.task_options)
+        agent = self.agent or {}
+        return prompted(task, agent.get("instructions"), agent.get("demonstrations") or ())
 
     def load_problems(self, task: Task | None = None) -> tuple[Task, list[Problem]]:
         """The task and the problems the spec names (a CLI run's)."""
@@ -167,6 +176,10 @@ def read_spec(run_id: str, runs_dir: str | Path | None = None) -> RunSpec:
     try:
         spec = RunSpec.model_validate({"run_id": run_id, **data})
         spec.graph_config()  # a config the graph does not accept fails here, not mid-resume
+        if spec.agent is not None:
+            from .agent import AgentSpec
+
+            AgentSpec.model_validate(spec.agent)
     except (ValidationError, ValueError) as exc:
         raise VerbalRLError(f"run {run_id!r}: {path} is not a valid run spec: {_first_error(exc)}") from None
     return spec

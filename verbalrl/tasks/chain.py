@@ -8,8 +8,12 @@
     Answer: 65
 
 Levels (the `level` option) are the number of operations, 2 to 6. Numbers
-are in [2, 99] and every running total stays in [0, 999]. Problems are
-sampled and hash-partitioned into train/test.
+are in [2, `max_number`] (default 9) and every running total stays in
+[0, 999]. Problems are sampled and hash-partitioned into train/test. The
+default range is where the embedded 135M model gets a single step right
+about half the time but a whole chain of 3+ rarely (`benchmarks/
+chain_steps.py`, RESULTS.md); with 2-digit numbers (`max_number=99`) it
+gets only ~16% of single additions right.
 
 The step checker (`ChainTask.check_steps`) labels each non-blank line of a
 candidate: `correct` (the next operation of the chain applied to the right
@@ -46,6 +50,7 @@ class ChainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     level: int = Field(3, ge=2, le=6, description="number of operations in the chain (2-6)")
+    max_number: int = Field(9, ge=3, le=999, description="numbers are drawn from [2, max_number]")
 
     @field_validator("level", mode="before")
     @classmethod
@@ -90,11 +95,11 @@ def split_steps(text: str) -> list[str]:
 
 
 class ChainTask(GeneratedTask):
-    """Compute a chain of 2-digit additions and subtractions, one operation per line."""
+    """Compute a chain of additions and subtractions, one operation per line."""
 
     name = "chain"
     description = (
-        "Chains of + and - on numbers 2-99, one operation per line; level = number of operations (2-6)."
+        "Chains of + and - (numbers 2 to max_number=9), one operation per line; level = operations (2-6)."
     )
     answer_kind = "numeric"
     answer_format = (
@@ -111,8 +116,9 @@ class ChainTask(GeneratedTask):
 
     def generate(self, rng: random.Random, split: Split) -> GeneratedProblem:
         while True:
-            start = rng.randint(2, 99)
-            ops = [(rng.choice("+-"), rng.randint(2, 99)) for _ in range(self.level)]
+            top = self.config.max_number
+            start = rng.randint(2, top)
+            ops = [(rng.choice("+-"), rng.randint(2, top)) for _ in range(self.level)]
             totals = running_totals(start, ops)
             if all(0 <= t <= 999 for t in totals):
                 break
@@ -162,14 +168,19 @@ class ChainTask(GeneratedTask):
                 done += 1
         return labels
 
-    def prefix_labels(self, problem: Problem, text: str) -> list[bool]:
+    def prefix_labels(self, problem: Problem, text: str, finished: bool = False) -> list[bool]:
         """Per non-blank line: True while no line so far is wrong (a PRM's training label).
 
         Text lines ("Let's add step by step.") are neutral; the first wrong
-        equation or answer makes that line and every later one False.
+        equation or answer makes that line and every later one False. With
+        `finished` (a complete candidate, not a partial one) the last line is
+        also False unless the solution's answer checks: a reply that stops
+        without the right answer did not end well, even if no line was wrong.
         """
         out, ok = [], True
         for label in self.check_steps(problem, text):
             ok = ok and label.status != "wrong"
             out.append(ok)
+        if finished and out and not self.check(problem, self.extract_answer(text)):
+            out[-1] = False
         return out

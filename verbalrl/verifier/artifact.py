@@ -20,7 +20,7 @@ from ..errors import VerbalRLError
 METADATA_FILE = "verifier.json"
 FULL_MODEL_DIR = "model"
 
-Kind = Literal["genrm", "genrm_cot", "orm", "generator"]
+Kind = Literal["genrm", "genrm_cot", "orm", "prm", "generator"]
 
 
 class ArtifactError(VerbalRLError):

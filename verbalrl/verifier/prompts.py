@@ -1,6 +1,8 @@
 """The verification prompt formats, shared by scoring and training so they never drift.
 
 In scope: the direct GenRM prompt (ending in `Is the answer correct (Yes/No)?`),
+the process verifier's prompt head (its steps follow, each closed by
+`Is this step correct (Yes/No)?`: see `prm.encode_steps`),
 the GenRM-CoT prompt (`Let's verify step by step.`, a rationale, then
 `Verification: Is the answer correct (Yes/No)?`), the verdict tokens, and the
 middle-truncation of over-long solutions. Left out: model calls.
@@ -19,6 +21,10 @@ from ..llm.base import Message
 log = logging.getLogger(__name__)
 
 VERIFY_QUESTION = "Is the answer correct (Yes/No)?"
+STEP_QUESTION = "Is this step correct (Yes/No)?"
+STEP_INSTRUCTION = (
+    "Check the proposed solution one step at a time: after each step, say whether it is correct."
+)
 COT_CUE = "Let's verify step by step."
 COT_VERDICT = "Verification: Is the answer correct (Yes/No)?"
 YES_TOKENS = ("Yes", " Yes")
@@ -92,3 +98,11 @@ def yes_probability(probs: dict[str, float]) -> tuple[float, float]:
     no = sum(probs.get(t, 0.0) for t in NO_TOKENS)
     normalised = yes / (yes + no) if yes + no > 0 else 0.5
     return min(1.0, yes), normalised
+
+
+def step_prompt_head(question: str) -> list[Message]:
+    """The chat before a process verifier reads the steps (each followed by `STEP_QUESTION`)."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Question: {question.strip()}\n\n{STEP_INSTRUCTION}"},
+    ]

@@ -7,7 +7,10 @@ as `register_task` does for tasks) and parsing a spec — `KIND`,
 
 - `genrm:PATH` / `genrm-cot:PATH` / `orm:PATH`: a trained artifact;
 - `genrm` / `genrm-cot` alone: the untrained generator as the verifier (poor: a warning);
-- `checker`: the task's exact checker (an oracle that reads the gold answer: experiments only).
+- `prm:PATH`: a trained process verifier (steps scored in one pass; `how=` last|min|prod
+  aggregates them into a solution score, default min); `prm` alone: the untrained generator;
+- `checker`: the task's exact checker (an oracle that reads the gold answer: experiments only);
+- `step-checker`: the task's step checker as a process verifier (an oracle, experiments only).
 
 A loader gets the argument after `KIND:` (may be empty) and a
 `VerifierContext` (the generator model, the task, extra options such as
@@ -117,7 +120,7 @@ def load_verifier(spec: str, llm: LLM | None = None, task: Task | None = None, *
 
 
 # ----------------------------------------------------------------- built-in kinds
-_META_KINDS = {"genrm": "genrm", "genrm_cot": "genrm-cot", "orm": "orm"}
+_META_KINDS = {"genrm": "genrm", "genrm_cot": "genrm-cot", "orm": "orm", "prm": "prm"}
 
 
 def _is_folder(name: str) -> bool:
@@ -177,6 +180,32 @@ def _orm(argument: str, context: VerifierContext) -> Verifier:
     return ORMVerifier.load(resolve_artifact(argument), **context.options)
 
 
+def _prm(argument: str, context: VerifierContext) -> Verifier:
+    from .prm import PRMVerifier, load_prm
+
+    options = dict(context.options)
+    how = options.pop("how", "min")
+    if not argument:
+        llm = _require("prm", context)
+        log.warning("PRM on the untrained generator model: expect a poor process verifier")
+        return PRMVerifier(llm, how=how, name=f"prm:untrained:{llm.name}")
+    _exists(argument)
+    return load_prm(argument, how=how, **options)
+
+
+def _step_checker(argument: str, context: VerifierContext) -> Verifier:
+    from .process import CheckerStepVerifier
+
+    if context.task is None:
+        raise VerbalRLError("verifier 'step-checker' needs the task (pass task=)")
+    try:
+        verifier = CheckerStepVerifier(context.task)
+    except ValueError as exc:
+        raise VerbalRLError(str(exc)) from exc
+    log.warning("verifier 'step-checker' reads the gold answer: an oracle for experiments, not a real run")
+    return verifier
+
+
 def _checker(argument: str, context: VerifierContext) -> Verifier:
     from .base import CheckerVerifier
 
@@ -197,4 +226,8 @@ register_verifier(
 )
 register_verifier("genrm_cot", _genrm_cot, "alias of genrm-cot")
 register_verifier("orm", _orm, "trained discriminative ORM folder (orm:PATH)")
+register_verifier("prm", _prm, "trained process verifier folder (prm:PATH), or the untrained generator")
 register_verifier("checker", _checker, "the task's exact checker: an oracle, for experiments only")
+register_verifier(
+    "step-checker", _step_checker, "the task's step checker as a process verifier (oracle, experiments only)"
+)
