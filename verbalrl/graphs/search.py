@@ -56,7 +56,7 @@ from ..llm.base import LLM, Prompt
 from ..tasks.base import Problem, Task
 from ..verifier.process import ProcessVerifier, StepScores
 from ..verifier.registry import VerifierContext, available_verifiers, register_verifier
-from .budget import budget_exhausted, calls_left, clamp
+from .budget import budget_exhausted, calls_left, clamp, graph_options
 from .config import SearchConfig
 from .context import GraphContext, bind_context, context_default, task_of
 from .events import emit
@@ -442,7 +442,10 @@ def build_search_graph(
     graph.add_conditional_edges("select", d(after_select))
     graph.add_edge("refine", "score")
     graph.add_edge("finalize", END)
-    return bind_context(graph.compile(checkpointer=checkpointer, name="search"), context)
+    compiled = bind_context(graph.compile(checkpointer=checkpointer, name="search"), context)
+    # A search takes 3-4 steps per round, more than LangGraph's default limit of 25 allows for a few
+    # rounds: a caller that passes no `graph_options` still gets enough (its own limit wins).
+    return compiled.with_config(recursion_limit=graph_options(context.config)["recursion_limit"])
 
 
 def load_step_checker(argument: str, context: VerifierContext) -> Any:
