@@ -49,7 +49,7 @@ class AgentSpec(BaseModel):
 
     spec_version: Literal[1] = SPEC_VERSION
     name: str | None = Field(None, description="what this agent is, for people")
-    graph: Literal["single", "multi", "reflective"] = "single"
+    graph: Literal["single", "multi", "reflective", "search"] = "single"
     config: SerializeAsAny[GraphConfig] = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
     model: str = Field(DEFAULT_MODEL, min_length=1)
     base_url: str | None = None
