@@ -51,6 +51,17 @@ def test_best_of_n_example() -> None:
 
 
 @pytest.mark.slow
+def test_step_search_example() -> None:
+    out = run_example("step_search.py", "--rounds", "1", "--step-tokens", "8")
+    assert "ORACLE" in out and "problem: Compute" in out
+    # one round of beam search: beams x expansions = 4 children of the empty solution, each scored
+    for i in range(1, 5):
+        assert f"n{i} <- n0 [" in out
+    assert "n5 <- " not in out
+    assert "1 rounds, 4 LLM calls" in out and "4 verifier calls" in out
+
+
+@pytest.mark.slow
 def test_debate_example() -> None:
     out = run_example("debate.py", "--agents", "2", "--rounds", "2", *TINY)
     assert out.count("round 1 agent") == 2 and out.count("round 2 agent") == 2

@@ -40,6 +40,7 @@ def test_the_front_door_has_what_the_readme_uses() -> None:
         "load_verifier", "build_graph", "build_single_graph", "build_multi_graph", "build_reflective_graph",
         "SingleConfig", "MultiConfig", "ReflectiveConfig", "ChromaMemory", "MemoryConfig", "Runner",
         "AgentSpec", "load_agent",
+        "build_search_graph", "SearchConfig",
     ):  # fmt: skip
         assert name in verbalrl.__all__ and callable(getattr(verbalrl, name)), name
     from verbalrl.graphs import build_single_graph

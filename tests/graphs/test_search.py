@@ -286,6 +286,15 @@ def test_the_gold_answer_never_reaches_a_prompt(strategy: str, task, problems) -
             assert GOLD not in prompt_text(prompt) and SECRET not in prompt_text(prompt)
 
 
+def test_a_long_search_runs_without_graph_options(chain, problem) -> None:
+    """12 rounds take 37 graph steps, past LangGraph's default recursion limit of 25."""
+    llm = FakeLLM(lambda prompt: f"step {len(prefix_of(prompt).splitlines())}")
+    config = SearchConfig(beams=1, expansions=1, max_rounds=12, max_depth=20)
+    out = build_graph("search", llm, ScriptedSteps({}), config, task=chain).invoke(initial_state(problem))
+    assert out["result"]["rounds"] == 12 and out["result"]["status"] == "max_rounds"
+    assert out["nodes"][-1]["depth"] == 12
+
+
 def test_config_validation_and_subtrees() -> None:
     assert SearchConfig(beams=8, expansions=4).subtrees == 2
     assert SearchConfig(beams=2, expansions=4).subtrees == 1

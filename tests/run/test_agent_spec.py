@@ -67,7 +67,7 @@ def test_a_hand_written_partial_spec_takes_the_graphs_defaults(tmp_path: Path) -
         ({"config": {"n_drafts": 2, "n_draftz": 3}}, "config.n_draftz: Extra inputs are not permitted"),
         ({"graph": "single", "config": {"n_agents": 2}}, "config.n_agents: Extra inputs are not permitted"),
         ({"config": {"n_drafts": 0}}, "config.n_drafts: Input should be greater than or equal to 1"),
-        ({"graph": "tree"}, "graph: Input should be 'single', 'multi' or 'reflective'"),
+        ({"graph": "tree"}, "graph: Input should be 'single', 'multi', 'reflective' or 'search'"),
         ({"spec_version": 2}, "spec_version: Input should be 1"),
         ({"demonstrations": [{"question": "q"}]}, "demonstrations.0.solution: Field required"),
     ],

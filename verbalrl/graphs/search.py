@@ -55,8 +55,7 @@ from ..errors import VerbalRLError
 from ..llm.base import LLM, Prompt
 from ..tasks.base import Problem, Task
 from ..verifier.process import ProcessVerifier, StepScores
-from ..verifier.registry import VerifierContext, available_verifiers, register_verifier
-from .budget import budget_exhausted, calls_left, clamp
+from .budget import budget_exhausted, calls_left, clamp, graph_options
 from .config import SearchConfig
 from .context import GraphContext, bind_context, context_default, task_of
 from .events import emit
@@ -442,28 +441,7 @@ def build_search_graph(
     graph.add_conditional_edges("select", d(after_select))
     graph.add_edge("refine", "score")
     graph.add_edge("finalize", END)
-    return bind_context(graph.compile(checkpointer=checkpointer, name="search"), context)
-
-
-def load_step_checker(argument: str, context: VerifierContext) -> Any:
-    """`load_verifier("step-checker", task=...)`: the task's step checker as a process verifier.
-
-    An oracle (it reads the gold answer), accepted like `checker`: only when named, with a warning.
-    """
-    from ..verifier.process import CheckerStepVerifier
-
-    if context.task is None:
-        raise VerbalRLError("verifier 'step-checker' needs the task (pass task=)")
-    log.warning("verifier 'step-checker' reads the gold answer: an oracle for experiments, not a real run")
-    try:
-        return CheckerStepVerifier(context.task)
-    except ValueError as exc:
-        raise VerbalRLError(str(exc)) from None
-
-
-# The search graph's oracle process verifier, for `--verifier step-checker`. It belongs with the
-# other kinds in verifier/registry.py; registered here only where that module has no such kind.
-if "step-checker" not in available_verifiers():
-    register_verifier(
-        "step-checker", load_step_checker, "the task's step checker as a process verifier: an oracle"
-    )
+    compiled = bind_context(graph.compile(checkpointer=checkpointer, name="search"), context)
+    # A search takes 3-4 steps per round, more than LangGraph's default limit of 25 allows for a few
+    # rounds: a caller that passes no `graph_options` still gets enough (its own limit wins).
+    return compiled.with_config(recursion_limit=graph_options(context.config)["recursion_limit"])
