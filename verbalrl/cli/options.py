@@ -217,6 +217,19 @@ def stdout_to_stderr() -> Iterator[None]:
         yield
 
 
+def read_pools(paths: list[Path]) -> list[Any]:
+    """The records of every `--pool` file, in order; an empty one is a clear error."""
+    from ..evaluation.pool import read_pool
+
+    records = []
+    for path in paths:
+        part = read_pool(path)
+        if not part:
+            raise VerbalRLError(f"pool {path} is empty")
+        records += part
+    return records
+
+
 def print_training(result: Any, json_out: bool) -> None:
     """What a training run did (a `TrainResult`): one line, or JSON with --json."""
     summary = {

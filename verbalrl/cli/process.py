@@ -37,22 +37,11 @@ from .options import (
     err_console,
     load_model,
     print_training,
+    read_pools,
     sft_config,
     stdout_to_stderr,
 )
 from .verifier import parse_ns
-
-
-def _read(paths: list[Path]) -> list[Any]:
-    from ..evaluation.pool import read_pool
-
-    records = []
-    for path in paths:
-        part = read_pool(path)
-        if not part:
-            raise VerbalRLError(f"pool {path} is empty")
-        records += part
-    return records
 
 
 def checker_like(records: list[Any]) -> list[Any]:
@@ -111,7 +100,7 @@ def train_prm(
         raise VerbalRLError(f"--labels must be checker or rollouts, not {labels!r}")
     if rollout_mode not in ("soft", "hard"):
         raise VerbalRLError(f"--rollout-mode must be soft or hard, not {rollout_mode!r}")
-    records = _read(pool)
+    records = read_pools(pool)
     task = pool_task(records)
     config = sft_config(
         PRMConfig, base_model=base_model, method=method, epochs=epochs, learning_rate=lr,
@@ -176,7 +165,7 @@ def eval_prm(
     from ..verifier import OutcomeFromProcess, available_verifiers, load_verifier
     from ..verifier.process import AGGREGATIONS
 
-    records = _read([pool])
+    records = read_pools([pool])
     task = pool_task(records)
     spec = prm if ":" in prm or prm in available_verifiers() else f"prm:{prm}"
     process = load_verifier(spec, task=task)

@@ -51,6 +51,7 @@ from .options import (
     hidden_aliases,
     load_model,
     print_training,
+    read_pools,
     sft_config,
     stdout_to_stderr,
     task_options,
@@ -287,7 +288,6 @@ def train_verifier(
     json_out: JsonOpt = False,
 ) -> None:
     """Train a GenRM (direct or CoT) or the ORM baseline on a labelled pool."""
-    from ..evaluation.pool import read_pool
     from ..training import ORMConfig, SFTConfig
     from ..training import train_verifier as train
 
@@ -306,12 +306,7 @@ def train_verifier(
         lora_r=lora_r,
         max_length=max_length,
     )
-    records = []
-    for path in pool:
-        part = read_pool(path)
-        if not part:
-            raise VerbalRLError(f"pool {path} is empty")
-        records += part
+    records = read_pools(pool)
     teacher_llm = load_model(teacher) if teacher and kind == "genrm-cot" else None
     err_console.print(f"training {kind} on {len(records)} candidates (λ={config.lam:.3g})")
     with stdout_to_stderr():
