@@ -265,8 +265,11 @@ def test_model_calls_are_serialised() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serve_stops_cleanly_on_signal(sig: signal.Signals) -> None:
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: restore Python's
+    # handler first, so the test checks the server and not how pytest was launched (`cmd &`).
     code = (
-        "import sys; from verbalrl.llm.fake import FakeLLM; from verbalrl.llm.server import serve;"
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+        "from verbalrl.llm.fake import FakeLLM; from verbalrl.llm.server import serve;"
         "serve(FakeLLM(['hi']), '127.0.0.1', int(sys.argv[1]), model_name='f')"
     )
     port = _free_port()
