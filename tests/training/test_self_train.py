@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from verbalrl.evaluation.pool import read_pool
-from verbalrl.tasks.chain import split_steps
+from verbalrl.tasks import split_steps
 from verbalrl.training import SFTConfig
 from verbalrl.training.self_train import self_train
 from verbalrl.training.self_train_config import SelfTrainConfig

@@ -46,7 +46,7 @@ from .verifier import parse_ns
 
 def checker_like(records: list[Any]) -> list[Any]:
     """Records as step examples labelled by their final answer only (to select before rollouts)."""
-    from ..tasks.chain import split_steps
+    from ..tasks.answers import split_steps
     from ..training.step_labels import StepExample
 
     out = []
@@ -91,7 +91,7 @@ def train_prm(
     """Train a process verifier (PRM) on a pool, with step labels from the checker or rollouts."""
     from ..evaluation.pool import pool_task
     from ..llm.base import GenerationConfig
-    from ..tasks.chain import split_steps
+    from ..tasks.answers import split_steps
     from ..training.prm_trainer import PRMConfig
     from ..training.prm_trainer import train_prm as train
     from ..training.step_labels import checker_step_examples, rollout_step_examples, select_step_examples

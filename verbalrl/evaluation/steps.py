@@ -64,7 +64,7 @@ class PrecomputedProcess:
         self.scores, self.name = scores, name
 
     def score_steps(self, problem: Problem, candidates: Sequence[str]) -> StepScores:
-        from ..tasks.chain import split_steps
+        from ..tasks.answers import split_steps
 
         items = check_candidates(candidates)
         return StepScores(

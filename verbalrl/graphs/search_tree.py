@@ -18,8 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..tasks.answers import find_answer_segment
-from ..tasks.chain import split_steps
+from ..tasks.answers import find_answer_segment, split_steps
 from ..verifier.process import Aggregation, aggregate
 from .state import NodeRecord
 

@@ -13,10 +13,10 @@ your own question/answer file. Get one with
     task.check(problem, answer)               # exact, after normalisation
 """
 
-from .answers import find_answer_segment, last_number, normalize_number, normalize_text
+from .answers import find_answer_segment, last_number, normalize_number, normalize_text, split_steps
 from .arithmetic import ArithmeticConfig, ArithmeticTask
 from .base import SPLITS, BaseTask, Problem, ProblemRequest, Split, Task
-from .chain import ChainConfig, ChainTask, StepLabel, split_steps
+from .chain import ChainConfig, ChainTask, StepLabel
 from .datafiles import TaskDataError
 from .generated import GeneratedProblem, GeneratedTask
 from .gsm8k import GSM8KConfig, GSM8KTask

@@ -231,3 +231,8 @@ def letters_only(text: str) -> str:
 def words_only(text: str) -> list[str]:
     """Lowercase alphabetic words of `text` in order ("Apple, banana." -> ["apple", "banana"])."""
     return re.findall(r"[a-z]+", text.lower())
+
+
+def split_steps(text: str) -> list[str]:
+    """The non-blank lines of a solution, stripped: the steps a step checker or a PRM scores."""
+    return [line.strip() for line in text.splitlines() if line.strip()]

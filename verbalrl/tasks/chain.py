@@ -34,7 +34,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .answers import find_answer_segment, number_in_answer
+from .answers import find_answer_segment, number_in_answer, split_steps
 from .base import Problem, Split, task_config
 from .generated import GeneratedProblem, GeneratedTask
 
@@ -87,11 +87,6 @@ def running_totals(start: int, ops: list[tuple[str, int]]) -> list[int]:
         value = value + n if op == "+" else value - n
         totals.append(value)
     return totals
-
-
-def split_steps(text: str) -> list[str]:
-    """The non-blank lines of a solution, stripped: the steps a step checker or a PRM scores."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class ChainTask(GeneratedTask):

@@ -21,8 +21,8 @@ from typing import Any
 
 from ..evaluation.pool import CandidateRecord, group_by_problem
 from ..llm.base import LLM, GenerationConfig
+from ..tasks.answers import split_steps
 from ..tasks.base import Task
-from ..tasks.chain import split_steps
 from ..verifier.base import Verifier
 from .step_labels import StepExample, checker_step_examples, rollout_step_examples
 

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..evaluation.pool import CandidateRecord
 from ..llm.base import LLM, GenerationConfig, Prompt
+from ..tasks.answers import split_steps
 from ..tasks.base import Problem, Task
-from ..tasks.chain import split_steps
 
 LabelSource = Literal["checker", "rollouts", "verifier"]  # verifier: self-training without gold
 

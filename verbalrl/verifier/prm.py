@@ -38,11 +38,11 @@ from typing import Any
 
 from ..errors import CapabilityError
 from ..llm.base import LLM
+from ..tasks.answers import split_steps
 from ..tasks.base import Problem
-from ..tasks.chain import split_steps
 from .artifact import is_artifact, load_artifact_llm
 from .base import Usage, Verification, check_candidates
-from .process import Aggregation, StepScores, aggregate
+from .process import Aggregation, OutcomeFromProcess, StepScores, aggregate
 from .prompts import NO_TOKENS, STEP_QUESTION, YES_TOKENS, step_prompt_head
 
 log = logging.getLogger(__name__)
@@ -212,9 +212,7 @@ class PRMVerifier:
         ]
 
     def verify(self, problem: Problem, candidates: Sequence[str]) -> Verification:
-        steps = self.score_steps(problem, candidates)
-        details: list[dict[str, object]] = [{"step_scores": list(s)} for s in steps.scores]
-        return Verification(scores=steps.aggregate(self.how), usage=steps.usage, details=details)
+        return OutcomeFromProcess(self, self.how).verify(problem, candidates)
 
     def _pad_id(self) -> int:
         tok = self.llm.tokenizer

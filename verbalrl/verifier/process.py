@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
+from ..tasks.answers import split_steps
 from ..tasks.base import Problem, Task
-from ..tasks.chain import split_steps
 from .base import Usage, Verification, check_candidates
 
 Aggregation: TypeAlias = Literal["last", "min", "prod"]
