@@ -112,6 +112,8 @@ def test_resume_with_other_settings_is_refused(tmp_path) -> None:
         (["--mode", "verifier-only", "--verifier", "checker"], "never reads the gold answer"),
         (["--mode", "sometimes"], "mode"),
         (["--threshold", "2"], "threshold"),
+        (["--shots", "-1"], "shots"),
+        (["--shots", "9"], "shots"),
     ],
 )
 def test_bad_self_train_input_exits_2(tmp_path, extra, message) -> None:

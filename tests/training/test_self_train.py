@@ -114,3 +114,15 @@ def test_verifier_only_labels_come_from_the_verifier_never_the_checker(
     assert manifest["stages"]["policy"]["examples"] == distinct(labelled)
     assert all(v.abs().sum() > 0 for v in lora_b(it / "policy").values())
     assert manifest["held_out"]["verifier"] == f"genrm:{it / 'verifier'}"
+
+
+def test_shots_reach_the_training_traces_only(chain_policy_dir: Path, tmp_path) -> None:
+    """STaR: demonstrations prompt the traces the policy learns from; SFT and held-out stay zero-shot."""
+    out = tmp_path / "run"
+    settings = config(chain_policy_dir, iterations=1, shots=2, train_verifier=False, train_prm=False)
+    manifest = self_train(settings, out, progress=False).manifests[0]
+    it = out / "iter-1"
+    pool, held_out = read_pool(it / "pool.jsonl"), read_pool(it / "eval_pool.jsonl")
+    assert {r.shots for r in pool} == {2} and {r.shots for r in held_out} == {0}
+    assert manifest["stages"]["generate"]["shots"] == 2
+    assert manifest["stages"]["policy"]["examples"] == distinct(pool) > 0

@@ -53,6 +53,13 @@ def self_train(
     problems: Annotated[int, typer.Option("--problems", help="train-split problems per iteration")] = 64,
     eval_problems: Annotated[int, typer.Option(help="held-out test-split problems")] = 32,
     samples: Annotated[int, typer.Option(help="samples per training problem")] = 8,
+    shots: Annotated[
+        int,
+        typer.Option(
+            help="reference solutions shown as turns when generating training traces (STaR); "
+            "SFT data and held-out evaluation stay zero-shot"
+        ),
+    ] = 0,
     eval_samples: Annotated[int, typer.Option(help="samples per held-out problem (Best-of-N's N)")] = 8,
     temperature: float = 0.8,
     max_new_tokens: int = 128,
@@ -98,12 +105,14 @@ def self_train(
     config = SelfTrainConfig(
         task=task, task_options=task_options(level, None, task_option), iterations=iterations, mode=mode,
         train_problems=problems, eval_problems=eval_problems, samples=samples, eval_samples=eval_samples,
-        temperature=temperature, max_new_tokens=max_new_tokens, dtype=dtype, base_model=base_model,
-        policy=policy, verifier=verifier, prm=prm, threshold=threshold, step_threshold=step_threshold,
+        shots=shots, temperature=temperature, max_new_tokens=max_new_tokens, dtype=dtype,
+        base_model=base_model, policy=policy, verifier=verifier, prm=prm, threshold=threshold,
+        step_threshold=step_threshold,
         verifier_score=verifier_score, rollouts=rollouts, accumulate=accumulate, train_prm=train_prm,
         baseline=baseline, seed=seed, policy_training=training(policy_epochs),
         verifier_training=training(verifier_epochs), prm_training=training(prm_epochs),
     )  # fmt: skip
+
     def say(text: str) -> None:  # one plain line per stage: no markup ("[iteration 1]", "best_of_n[...]")
         err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 

@@ -8,7 +8,10 @@
 Each iteration k = 1..K, on the train split, in stages (`stages.py`: a
 finished stage is never redone, so a killed run resumes where it stopped):
 
-1. `generate`: the current policy samples `samples` solutions per problem;
+1. `generate`: the current policy samples `samples` solutions per problem
+   (with `shots` train reference solutions as chat turns before the question:
+   STaR's few-shot rationale generation; the SFT examples and the held-out
+   evaluation use the plain prompt);
 2. `label`: feedback mode: the checker (outcomes) and the step checker (steps;
    rollouts by the policy where the task has none); verifier-only mode: the
    current outcome verifier's and PRM's scores against thresholds, never the
@@ -83,6 +86,14 @@ class SelfTrainer:
         self.task: Task = get_task(config.task, **config.task_options)
         self.train = self.task.problems("train", n=config.train_problems, seed=config.seed)
         self.held_out = self.task.problems("test", n=config.eval_problems, seed=config.seed)
+        self.demonstrations: list[Any] = []
+        if config.shots:  # STaR's few-shot prompts for the training traces; checked before any work
+            from ..evaluation.shots import reference_shots
+
+            try:
+                self.demonstrations = reference_shots(self.task, n=32, seed=config.seed + 7)
+            except ValueError as exc:
+                raise VerbalRLError(f"--shots {config.shots}: {exc}") from exc
         shared = {p.question for p in self.train} & {p.question for p in self.held_out}
         if shared:
             raise VerbalRLError(f"{len(shared)} held-out problem(s) are also training problems")
@@ -159,7 +170,7 @@ class SelfTrainer:
     def generate(self, d: StageDir, k: int, policy: str) -> dict[str, Any]:
         c = self.config
         seed = c.seed + 1000 * k
-        records = self._sample(policy, self.train, c.samples, seed)
+        records = self._sample(policy, self.train, c.samples, seed, shots=c.shots)
         write_pool(d.path / "pool.jsonl", records)
         stats = pool_stats(records)
         return {
@@ -167,6 +178,7 @@ class SelfTrainer:
             "problems": stats.problems,
             "candidates": stats.candidates,
             "seed": seed,
+            "shots": c.shots,
             "mean_completion_tokens": stats.mean_completion_tokens,
             "checker_per_sample_accuracy": stats.per_sample_accuracy,
         }
@@ -358,14 +370,19 @@ class SelfTrainer:
         write_lines(d.path / "labels.jsonl", (json.dumps(row) for row in labels.rows))
         write_lines(d.path / "steps.jsonl", (e.model_dump_json() for e in labels.steps))
 
-    def _sample(self, policy: str, problems: list[Problem], n: int, seed: int) -> list[CandidateRecord]:
+    def _sample(
+        self, policy: str, problems: list[Problem], n: int, seed: int, shots: int = 0
+    ) -> list[CandidateRecord]:
+        """`n` samples per problem; with `shots`, that many train reference solutions as turns first."""
         c = self.config
+        demonstrations = self.demonstrations if shots else []
         llm = self._load_policy(policy)
         gen = GenerationConfig(temperature=c.temperature, max_new_tokens=c.max_new_tokens, seed=seed)
         try:
             return sample_pool(
-                llm, self.task, problems, n, gen, progress=self.progress, task_options=c.task_options
-            )
+                llm, self.task, problems, n, gen, progress=self.progress, task_options=c.task_options,
+                demonstrations=demonstrations, shots=shots,
+            )  # fmt: skip
         finally:
             del llm
             gc.collect()

@@ -35,6 +35,10 @@ class SelfTrainConfig(BaseModel):
     train_problems: int = Field(64, ge=1, description="train-split problems sampled every iteration")
     eval_problems: int = Field(32, ge=1, description="held-out test-split problems (never trained on)")
     samples: int = Field(8, ge=1, le=256, description="samples per training problem")
+    shots: int = Field(
+        0, ge=0, le=8, description="train-split reference solutions shown as chat turns when the policy "
+        "generates training traces (STaR); the SFT data and the held-out evaluation stay zero-shot",
+    )  # fmt: skip
     eval_samples: int = Field(
         8, ge=1, le=256, description="samples per held-out problem (the N of Best-of-N)"
     )

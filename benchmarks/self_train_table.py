@@ -1,0 +1,63 @@
+"""The self-training table of benchmark 4: held-out figures per iteration of `verbalrl self-train` runs.
+
+Reads each run folder's `iter-k/manifest.json` (iteration 0: the first policy)
+and prints one Markdown row per iteration: the mode, what the policy was
+trained on (labelled positives, SFT examples), first-sample accuracy and
+Best-of-N with the iteration's outcome verifier (95 % CIs over problems),
+self-consistency, Pass@N, the verifier's AUC, the labels' agreement with the
+checker (verifier-only mode: a diagnostic, never used) and the seconds spent.
+
+    python benchmarks/self_train_table.py runs/st-feedback runs/st-verifier
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def pct(value: Any, ci: Any = None) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.1%}"
+    return text if not ci else f"{text} [{ci[0]:.1%}, {ci[1]:.1%}]"
+
+
+def rows(folder: Path) -> list[str]:
+    out = []
+    manifests = sorted(folder.glob("iter-*/manifest.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    for path in manifests:
+        m = json.loads(path.read_text())
+        held, stages = m["held_out"], m["stages"]
+        policy = stages.get("policy", {})
+        agreement = stages.get("label", {}).get("agreement_with_checker")
+        auc = held.get("verifier_auc")
+        out.append(
+            f"| {m['mode']} | {m['iteration']} | {m['data'].get('positives', '-')} "
+            f"| {policy.get('examples', '-')} "
+            f"| {pct(held.get('first_sample'), held.get('first_sample_ci'))} "
+            f"| {pct(held.get('best_of_n[verifier]'), held.get('best_of_n[verifier]_ci'))} "
+            f"| {pct(held.get('self_consistency'))} | {pct(held.get('pass@n'))} "
+            f"| {'-' if auc is None else f'{auc:.3f}'} | {pct(agreement)} | {m['seconds']:.0f} |"
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="self-train output folders")
+    args = parser.parse_args()
+    print(
+        "| mode | iteration | positives labelled | SFT examples | first sample | best-of-N (GenRM) "
+        "| self-consistency | pass@N | GenRM AUC | labels = checker | s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for folder in args.runs:
+        for row in rows(folder):
+            print(row)
+
+
+if __name__ == "__main__":
+    main()
