@@ -10,8 +10,8 @@ and the chosen spec run on the same test problems, which the tune never read.
 Per family: accuracy of both with a paired bootstrap interval of the
 difference (problems resampled), LLM calls and generated tokens per test
 problem for both, and the tuning cost (wall time, LLM calls and tokens spent
-on dev trials and on bootstrapping). Both agents share `--max-new-tokens`
-(also for critiques) and the packaged verifier that covers the family. Writes `<out>/<family>.json`
+on dev trials and on bootstrapping). Both agents share `--max-new-tokens`, `--critic-tokens`
+and the packaged verifier that covers the family. Writes `<out>/<family>.json`
 (a finished family is read back, so a killed run continues) and prints a
 Markdown table.
 
@@ -74,7 +74,7 @@ def family(label: str, args: argparse.Namespace, llm: Any) -> dict[str, Any]:
         task_options=options,
         config={
             "max_new_tokens": args.max_new_tokens,
-            "critic_max_new_tokens": args.max_new_tokens,
+            "critic_max_new_tokens": args.critic_tokens,
             "seed": 0,
         },
     ).resolved()
@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--budget-calls", type=float, default=6.0)
     parser.add_argument("--test-n", type=int, default=50)
     parser.add_argument("--test-seed", type=int, default=5)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=128, help="per solution (both agents)")
+    parser.add_argument("--critic-tokens", type=int, default=64, help="per critique (both agents)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/bench5"))
     args = parser.parse_args()

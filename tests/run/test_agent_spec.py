@@ -184,3 +184,22 @@ def test_a_search_agent_from_a_spec_prompts_each_step_with_its_demonstrations(tm
     prompts = [c.prompts[0] for c in llm.calls if c.method == "generate"]
     assert len(prompts) == 3  # two operations and the answer line, one step per call
     assert all(p[2] == {"role": "assistant", "content": "2 + 3 = 5\n5 - 1 = 4\nAnswer: 4"} for p in prompts)
+
+
+@pytest.mark.parametrize("name", ["sort2_tuned.yaml", "last1_tuned.yaml"])
+def test_the_shipped_tuned_specs_load_and_demonstrate_right_answers(name: str) -> None:
+    """examples/agents: specs written by `verbalrl tune` (benchmark 5) read back and run as written."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "agents" / name
+    spec = read_agent_spec(path)
+    assert spec.verifier == "genrm-stream" and spec.name and "dev accuracy" in spec.name
+    llm = FakeLLM(scripted({}, default="Answer: x"))
+    agent = load_agent(spec, llm=llm, verifier=score_by_answer({}))
+    # The demonstrations were bootstrapped from the tune's train pool (seed 0), and each is right.
+    train = {p.question: p for p in agent.task.problems("train", n=24, seed=0)}
+    assert len(spec.demonstrations) == 4
+    for demo in spec.demonstrations:
+        problem = train[demo.question]
+        assert agent.task.check(problem, agent.task.extract_answer(demo.solution)), demo.question
+    agent.solve(agent.task.problems("test", n=1, seed=0)[0])
+    messages = solver_prompts(llm)[0]
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * 4 + ["user"]
