@@ -2,7 +2,8 @@
 
 Reads each run folder's `iter-k/manifest.json` (iteration 0: the first policy)
 and prints one Markdown row per iteration: the mode, what the policy was
-trained on (labelled positives, SFT examples), first-sample accuracy and
+trained on (the checker's accuracy on the generated train samples, labelled
+positives, SFT examples), first-sample accuracy and
 Best-of-N with the iteration's outcome verifier (95 % CIs over problems),
 self-consistency, Pass@N, the verifier's AUC, the labels' agreement with the
 checker (verifier-only mode: a diagnostic, never used) and the seconds spent.
@@ -32,10 +33,11 @@ def rows(folder: Path) -> list[str]:
         m = json.loads(path.read_text())
         held, stages = m["held_out"], m["stages"]
         policy = stages.get("policy", {})
+        sampled = stages.get("generate", {}).get("checker_per_sample_accuracy")
         agreement = stages.get("label", {}).get("agreement_with_checker")
         auc = held.get("verifier_auc")
         out.append(
-            f"| {m['mode']} | {m['iteration']} | {m['data'].get('positives', '-')} "
+            f"| {m['mode']} | {m['iteration']} | {pct(sampled)} | {m['data'].get('positives', '-')} "
             f"| {policy.get('examples', '-')} "
             f"| {pct(held.get('first_sample'), held.get('first_sample_ci'))} "
             f"| {pct(held.get('best_of_n[verifier]'), held.get('best_of_n[verifier]_ci'))} "
@@ -50,10 +52,10 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="self-train output folders")
     args = parser.parse_args()
     print(
-        "| mode | iteration | positives labelled | SFT examples | first sample | best-of-N (GenRM) "
-        "| self-consistency | pass@N | GenRM AUC | labels = checker | s |"
+        "| mode | iteration | train samples right | positives labelled | SFT examples | first sample "
+        "| best-of-N (GenRM) | self-consistency | pass@N | GenRM AUC | labels = checker | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for folder in args.runs:
         for row in rows(folder):
             print(row)
