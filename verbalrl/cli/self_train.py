@@ -107,8 +107,8 @@ def self_train(
         train_problems=problems, eval_problems=eval_problems, samples=samples, eval_samples=eval_samples,
         shots=shots, temperature=temperature, max_new_tokens=max_new_tokens, dtype=dtype,
         base_model=base_model, policy=policy, verifier=verifier, prm=prm, threshold=threshold,
-        step_threshold=step_threshold,
-        verifier_score=verifier_score, rollouts=rollouts, accumulate=accumulate, train_prm=train_prm,
+        step_threshold=step_threshold, verifier_score=verifier_score, rollouts=rollouts,
+        accumulate=accumulate, train_prm=train_prm,
         baseline=baseline, seed=seed, policy_training=training(policy_epochs),
         verifier_training=training(verifier_epochs), prm_training=training(prm_epochs),
     )  # fmt: skip

@@ -48,6 +48,7 @@ from typing import Any
 
 from ..errors import VerbalRLError
 from ..evaluation.pool import CandidateRecord, pool_stats, read_pool, sample_pool, write_pool
+from ..evaluation.shots import Shot
 from ..llm.base import GenerationConfig
 from ..tasks.base import Problem, Task
 from .self_labels import Labels, feedback_labels, has_step_checker, verifier_labels
@@ -86,7 +87,7 @@ class SelfTrainer:
         self.task: Task = get_task(config.task, **config.task_options)
         self.train = self.task.problems("train", n=config.train_problems, seed=config.seed)
         self.held_out = self.task.problems("test", n=config.eval_problems, seed=config.seed)
-        self.demonstrations: list[Any] = []
+        self.demonstrations: list[Shot] = []
         if config.shots:  # STaR's few-shot prompts for the training traces; checked before any work
             from ..evaluation.shots import reference_shots
 
@@ -375,13 +376,12 @@ class SelfTrainer:
     ) -> list[CandidateRecord]:
         """`n` samples per problem; with `shots`, that many train reference solutions as turns first."""
         c = self.config
-        demonstrations = self.demonstrations if shots else []
         llm = self._load_policy(policy)
         gen = GenerationConfig(temperature=c.temperature, max_new_tokens=c.max_new_tokens, seed=seed)
         try:
             return sample_pool(
                 llm, self.task, problems, n, gen, progress=self.progress, task_options=c.task_options,
-                demonstrations=demonstrations, shots=shots,
+                demonstrations=self.demonstrations, shots=shots,
             )  # fmt: skip
         finally:
             del llm
