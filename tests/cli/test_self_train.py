@@ -114,6 +114,8 @@ def test_resume_with_other_settings_is_refused(tmp_path) -> None:
         (["--threshold", "2"], "threshold"),
         (["--shots", "-1"], "shots"),
         (["--shots", "9"], "shots"),
+        (["--mode", "verifier-only", "--verifier", "genrm", "--top-fraction", "0"], "top_fraction"),
+        (["--top-fraction", "0.1"], "feedback mode labels with the checker"),
     ],
 )
 def test_bad_self_train_input_exits_2(tmp_path, extra, message) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from verbalrl.evaluation.pool import CandidateRecord
 from verbalrl.tasks import Problem, get_task
-from verbalrl.training.self_labels import feedback_labels, verifier_labels
+from verbalrl.training.self_labels import feedback_labels, top_threshold, verifier_labels
 from verbalrl.verifier.base import FunctionVerifier
 from verbalrl.verifier.process import StepScores
 
@@ -84,3 +84,26 @@ def test_verifier_only_without_a_process_verifier_gives_every_step_the_outcome_l
     assert [e.labels for e in labels.steps] == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0]]
     assert labels.step_source == "the outcome verifier's label on every step"
     assert [row["score"] for row in labels.rows] == [0.8, 0.1, 0.1]
+
+
+def test_top_fraction_reads_the_threshold_from_the_score_distribution() -> None:
+    # Every score is far below 0.5 (the chain GenRM's 0.09-0.15): a fixed threshold labels nothing.
+    records = candidates()
+    scores = {records[0].text: 0.14, records[1].text: 0.11, records[2].text: 0.09}
+    verifier = FunctionVerifier(lambda q, c: scores[c], name="scripted")
+    assert not any(r.correct for r in verifier_labels(records, verifier, threshold=0.5).records)
+    top = verifier_labels(records, verifier, threshold=0.5, top_fraction=0.3)
+    assert [r.correct for r in top.records] == [True, False, False]  # ceil(0.3 x 3) = 1 candidate
+    assert top.summary()["threshold_used"] == pytest.approx(0.14)
+    assert "top 0.3 of the pool" in top.outcome_source
+    two = verifier_labels(records, verifier, threshold=0.5, top_fraction=0.5)
+    assert [r.correct for r in two.records] == [True, True, False]
+
+
+def test_top_threshold_keeps_ties_and_rejects_bad_fractions() -> None:
+    assert top_threshold([0.2, 0.5, 0.5, 0.1], 0.25) == 0.5  # both 0.5s are labelled right (>=)
+    assert top_threshold([0.3, 0.1], 1.0) == 0.1
+    assert top_threshold([], 0.1) == float("inf")
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="top_fraction"):
+            top_threshold([0.1], bad)

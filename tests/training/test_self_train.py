@@ -83,12 +83,13 @@ def test_feedback_iterations_train_all_three_models_on_checker_labels(
     assert lora_b(out / "iter-1" / "verifier") and lora_b(out / "iter-1" / "prm")
 
 
+@pytest.mark.parametrize("rule", [{"threshold": 0.5}, {"top_fraction": 0.25}], ids=["fixed", "top"])
 def test_verifier_only_labels_come_from_the_verifier_never_the_checker(
-    chain_policy_dir: Path, tmp_path
+    chain_policy_dir: Path, tmp_path, rule: dict[str, float]
 ) -> None:
     out = tmp_path / "run"
     settings = config(chain_policy_dir, iterations=1, mode="verifier-only", verifier="genrm",
-                      verifier_score="normalized", threshold=0.5)  # fmt: skip
+                      verifier_score="normalized", **rule)  # fmt: skip
     manifest = self_train(settings, out, progress=False).manifests[0]
     it = out / "iter-1"
     pool, labelled, rows = (
@@ -98,7 +99,11 @@ def test_verifier_only_labels_come_from_the_verifier_never_the_checker(
     )
     assert manifest["label_source"]["outcomes"].startswith("verifier genrm:untrained")
     assert manifest["label_source"]["steps"] == "the outcome verifier's label on every step"
-    assert [row["label"] for row in rows] == [row["score"] >= 0.5 for row in rows]
+    cut = manifest["stages"]["label"].get("threshold_used", 0.5)
+    assert [row["label"] for row in rows] == [row["score"] >= cut for row in rows]
+    if "top_fraction" in rule:  # the top quarter of the 24 samples by score (ties included)
+        assert sum(row["label"] for row in rows) >= 6 and "top 0.25 of the pool" in manifest[
+            "label_source"]["outcomes"]  # fmt: skip
     by_key = {(row["problem_id"], row["candidate_index"]): row["label"] for row in rows}
     assert [r.correct for r in labelled] == [by_key[(r.problem_id, r.candidate_index)] for r in labelled]
     positives = sum(r.correct for r in labelled)

@@ -69,6 +69,11 @@ def self_train(
     ] = None,
     prm: Annotated[str | None, typer.Option(help="first process verifier spec, e.g. prm:PATH")] = None,
     threshold: Annotated[float, typer.Option(help="verifier-only: outcome label = score >= this")] = 0.5,
+    top_fraction: Annotated[
+        float | None,
+        typer.Option(help="verifier-only: label the top fraction of each iteration's samples as right "
+                     "(threshold read from the score distribution; overrides --threshold)"),
+    ] = None,
     step_threshold: Annotated[float, typer.Option(help="verifier-only: step label threshold")] = 0.5,
     verifier_score: Annotated[str, typer.Option(help="yes (p(Yes)) | normalized")] = "yes",
     rollouts: Annotated[
@@ -107,7 +112,8 @@ def self_train(
         train_problems=problems, eval_problems=eval_problems, samples=samples, eval_samples=eval_samples,
         shots=shots, temperature=temperature, max_new_tokens=max_new_tokens, dtype=dtype,
         base_model=base_model, policy=policy, verifier=verifier, prm=prm, threshold=threshold,
-        step_threshold=step_threshold, verifier_score=verifier_score, rollouts=rollouts,
+        top_fraction=top_fraction, step_threshold=step_threshold, verifier_score=verifier_score,
+        rollouts=rollouts,
         accumulate=accumulate, train_prm=train_prm,
         baseline=baseline, seed=seed, policy_training=training(policy_epochs),
         verifier_training=training(verifier_epochs), prm_training=training(prm_epochs),

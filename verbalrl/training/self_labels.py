@@ -3,7 +3,9 @@
 In scope: `feedback_labels` (outcomes by the task's exact checker, steps by
 its step checker, or Math-Shepherd rollouts by the policy where it has none)
 and `verifier_labels` (outcomes = the outcome verifier's score >= threshold,
-steps = the process verifier's step scores >= threshold, kept non-increasing
+or, with `top_fraction`, the top fraction of the pool by that score: the
+threshold is then read from the score distribution, since a verifier's scale
+need not sit around 0.5; steps = the process verifier's step scores >= threshold, kept non-increasing
 since a step label means "no step so far is wrong"; without a process
 verifier every step gets its candidate's outcome label). `verifier_labels`
 never reads a record's `correct` field or gold answer: the only place the
@@ -15,6 +17,7 @@ step examples for the PRM. Left out: the loop (`self_train.py`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,13 +90,25 @@ def verifier_labels(
     threshold: float,
     process: Any | None = None,
     step_threshold: float = 0.5,
+    top_fraction: float | None = None,
 ) -> Labels:
-    """Labels from the verifiers alone: `verifier`'s scores and `process`'s step scores (if given)."""
+    """Labels from the verifiers alone: `verifier`'s scores and `process`'s step scores (if given).
+
+    With `top_fraction` the outcome threshold is not `threshold` but the score of the
+    ceil(top_fraction x n)-th best of the n candidates (ties at it are labelled right too).
+    """
+    groups = group_by_problem(records)
+    scored = [[float(s) for s in verifier.verify(g.problem, g.texts).scores] for g in groups]
+    source = f"verifier {verifier.name} >= {threshold}"
+    extra: dict[str, Any] = {}
+    if top_fraction is not None:
+        threshold = top_threshold([s for scores in scored for s in scores], top_fraction)
+        source = f"verifier {verifier.name}, top {top_fraction:g} of the pool (score >= {threshold:.4g})"
+        extra["threshold_used"] = threshold
     out: list[CandidateRecord] = []
     rows, examples = [], []
-    for group in group_by_problem(records):
+    for group, scores in zip(groups, scored, strict=True):
         texts = group.texts
-        scores = [float(s) for s in verifier.verify(group.problem, texts).scores]
         step_scores = process.score_steps(group.problem, texts).scores if process is not None else None
         for i, (record, score) in enumerate(zip(group.candidates, scores, strict=True)):
             label = score >= threshold
@@ -119,14 +134,18 @@ def verifier_labels(
         if process is not None
         else ("the outcome verifier's label on every step")
     )
-    return Labels(
-        out,
-        rows,
-        examples,
-        f"verifier {verifier.name} >= {threshold}",
-        step_source,
-        extra={"agreement_with_checker": agreement(records, out)},
-    )
+    extra["agreement_with_checker"] = agreement(records, out)
+    return Labels(out, rows, examples, source, step_source, extra=extra)
+
+
+def top_threshold(scores: Sequence[float], fraction: float) -> float:
+    """The score of the ceil(fraction x n)-th best: labelling `>=` it keeps at least that many."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"top_fraction must be in (0, 1], got {fraction}")
+    if not scores:
+        return float("inf")
+    ranked = sorted(scores, reverse=True)
+    return ranked[max(1, math.ceil(fraction * len(ranked))) - 1]
 
 
 def _prefix(scores: Sequence[float], threshold: float) -> list[float]:

@@ -212,6 +212,7 @@ class SelfTrainer:
                 threshold=c.threshold,
                 process=self._load_process(prm, policy) if prm else None,
                 step_threshold=c.step_threshold,
+                top_fraction=c.top_fraction,
             )
         self._write_labels(d, labels)
         return {

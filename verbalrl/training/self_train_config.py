@@ -8,7 +8,8 @@ out: the loop (`self_train.py`).
 Labelling modes: `feedback` labels outcomes with the task's exact checker and
 steps with its step checker (rollouts where it has none); `verifier-only`
 never reads the gold answer: outcomes are the current outcome verifier's
-score >= `threshold`, steps the current PRM's step scores >= `step_threshold`.
+score >= `threshold` (or the top `top_fraction` of the pool by that score),
+steps the current PRM's step scores >= `step_threshold`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class SelfTrainConfig(BaseModel):
     )
     prm: str | None = Field(None, description="first process verifier (verifier-only step labels)")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="verifier-only: label = score >= threshold")
+    top_fraction: float | None = Field(
+        None, gt=0.0, le=1.0, description="verifier-only: label the top fraction of each iteration's "
+        "samples by score as right (the threshold comes from the score distribution; overrides threshold)",
+    )  # fmt: skip
     step_threshold: float = Field(0.5, ge=0.0, le=1.0, description="verifier-only: step label threshold")
     verifier_score: Literal["yes", "normalized"] = Field(
         "yes", description="GenRM score: p(Yes), or p(Yes) / (p(Yes) + p(No))"
@@ -80,6 +85,8 @@ class SelfTrainConfig(BaseModel):
         for spec in (self.verifier, self.prm):
             if self.mode == "verifier-only" and spec is not None and spec.split(":")[0] in ORACLE_SPECS:
                 raise ValueError(f"verifier-only mode never reads the gold answer: {spec!r} does")
+        if self.mode == "feedback" and self.top_fraction is not None:
+            raise ValueError("top_fraction picks verifier-only labels: feedback mode labels with the checker")
         if self.mode == "verifier-only" and not self.verifier:
             raise ValueError("verifier-only mode labels with a verifier: give the first one (`verifier`)")
         return self
