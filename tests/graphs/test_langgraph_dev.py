@@ -1,8 +1,8 @@
-"""`langgraph dev` serves the three graphs from the repo's langgraph.json, offline on loopback.
+"""`langgraph dev` serves the four graphs from the repo's langgraph.json, offline on loopback.
 
 The server loads the graphs through `verbalrl.graphs.platform` (model and
-verifier from the environment: here a tiny random Llama and the exact
-checker), and the LangGraph SDK runs and streams one.
+verifiers from the environment: here a tiny random Llama, the exact checker
+and the chain task's step checker), and the LangGraph SDK runs and streams them.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def test_langgraph_dev_serves_the_graphs(smollm, tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ, "VERBALRL_MODEL": str(model_dir), "VERBALRL_VERIFIER": "checker",
+        "VERBALRL_TASK": "chain", "VERBALRL_PRM": "step-checker",
         "VERBALRL_MEMORY": str(tmp_path / "mem"), "HF_HUB_OFFLINE": "1", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     }
     langgraph = Path(sys.executable).with_name("langgraph")
@@ -62,8 +63,9 @@ def test_langgraph_dev_serves_the_graphs(smollm, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "langgraph dev did not start"
             time.sleep(0.5)
         client = get_sync_client(url=url)
-        assert sorted(a["graph_id"] for a in client.assistants.search()) == ["multi", "reflective", "single"]
-        problem = get_task("arithmetic").problems("test", 1, seed=1)[0]
+        assert sorted(a["graph_id"] for a in client.assistants.search()) == [
+            "multi", "reflective", "search", "single"]  # fmt: skip
+        problem = get_task("chain").problems("test", 1, seed=1)[0]
         out = client.runs.wait(None, "single", input=initial_state(problem))
         # a random model answers nothing useful: the graph drafts 4, then critiques and revises
         assert isinstance(out, dict) and out["path"][:2] == ["solve", "verify"]
@@ -72,6 +74,11 @@ def test_langgraph_dev_serves_the_graphs(smollm, tmp_path: Path) -> None:
             None, "reflective", input=initial_state(problem), stream_mode="custom")
             if c.event == "custom"]
         assert events[0] == "recalled" and "result" in events
+        # The search graph, scored step by step: every node below the root is one sampled step.
+        found = client.runs.wait(None, "search", input=initial_state(problem))
+        nodes = found["nodes"]
+        assert found["result"]["llm_calls"] == len(nodes) - 1 >= 4  # the root's 4 expansions at least
+        assert found["result"]["generated_tokens"] == sum(n["tokens"] for n in nodes)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -1,17 +1,20 @@
-"""The three graphs as factories for LangGraph's own server: `langgraph dev` with the repo's `langgraph.json`.
+"""The four graphs as factories for LangGraph's own server: `langgraph dev` with the repo's `langgraph.json`.
 
-    langgraph dev --no-browser          # serves "single", "multi", "reflective" at http://127.0.0.1:2024
+    langgraph dev --no-browser   # serves "single", "multi", "reflective", "search" at http://127.0.0.1:2024
 
 What the graphs run on comes from the environment (read when a graph is
 first built, then kept for the server's lifetime): `VERBALRL_MODEL` (default
 the embedded SmolLM2), `VERBALRL_TASK` (default arithmetic; the task whose
 prompt and answer format the agents use), `VERBALRL_VERIFIER` (default the
-packaged verifier covering the task) and `VERBALRL_MEMORY` (the reflective
-graph's memory folder, default the user's memory folder). A run's input is
+packaged verifier covering the task), `VERBALRL_MEMORY` (the reflective
+graph's memory folder, default the user's memory folder) and `VERBALRL_PRM`
+(the search graph's process verifier: `prm:PATH`, or `step-checker` for a
+task with a step checker, an oracle; none is packaged, so a search run without
+it fails with that message). A run's input is
 the state `{"problem": {...}}` (`initial_state(problem)`); the graphs are
 compiled without a checkpointer: the server brings its own.
 
-In scope: `single`, `multi`, `reflective` (factories taking the run's
+In scope: `single`, `multi`, `reflective`, `search` (factories taking the run's
 config, as langgraph.json references them). Left out: the graphs themselves.
 """
 
@@ -52,12 +55,27 @@ def _memory() -> Any:
     return ChromaMemory(folder) if folder else ChromaMemory()
 
 
+@cache
+def _process_verifier() -> Any:
+    """The search graph's step scorer, `VERBALRL_PRM`, loaded once per server process."""
+    from ..verifier.registry import load_verifier
+    from .search import NEEDS_PROCESS_VERIFIER
+
+    spec = os.environ.get("VERBALRL_PRM")
+    if not spec:
+        raise ValueError(NEEDS_PROCESS_VERIFIER.replace("--verifier", "set VERBALRL_PRM to"))
+    llm, _, task = _parts()
+    return load_verifier(spec, llm, task)
+
+
 def _build(name: str) -> Any:
     from . import build_graph
 
     with _LOCK:
         llm, verifier, task = _parts()
         memory = _memory() if name == "reflective" else None
+        if name == "search":
+            verifier = _process_verifier()
     graph = build_graph(name, llm, verifier, memory=memory, task=task)
     # The server builds a run's context from the context schema and the request, and a request
     # cannot carry a model: without a schema the nodes fall back to the context bound here.
@@ -80,3 +98,8 @@ async def multi(config: RunnableConfig) -> Any:
 async def reflective(config: RunnableConfig) -> Any:
     """The reflective graph with the memory at `VERBALRL_MEMORY`."""
     return await asyncio.to_thread(_build, "reflective")
+
+
+async def search(config: RunnableConfig) -> Any:
+    """The step-search graph (beam by default) scored by the process verifier `VERBALRL_PRM`."""
+    return await asyncio.to_thread(_build, "search")
