@@ -5,7 +5,8 @@ and prints one Markdown row per iteration: the mode, what the policy was
 trained on (the checker's accuracy on the generated train samples, labelled
 positives, SFT examples), first-sample accuracy and
 Best-of-N with the iteration's outcome verifier (95 % CIs over problems),
-self-consistency, Pass@N, the verifier's AUC, the labels' agreement with the
+self-consistency, Pass@N, the verifier's AUC, Best-of-N with the PRM and its
+solution / step AUC (runs that train one), the labels' agreement with the
 checker (verifier-only mode: a diagnostic, never used) and the seconds spent.
 
     python benchmarks/self_train_table.py runs/st-feedback runs/st-verifier
@@ -36,13 +37,17 @@ def rows(folder: Path) -> list[str]:
         sampled = stages.get("generate", {}).get("checker_per_sample_accuracy")
         agreement = stages.get("label", {}).get("agreement_with_checker")
         auc = held.get("verifier_auc")
+        prm_auc, step_auc = held.get("prm_auc"), held.get("prm_step_auc")
+        prm = "-" if prm_auc is None else f"{prm_auc:.3f} / {'-' if step_auc is None else f'{step_auc:.3f}'}"
         out.append(
             f"| {m['mode']} | {m['iteration']} | {pct(sampled)} | {m['data'].get('positives', '-')} "
             f"| {policy.get('examples', '-')} "
             f"| {pct(held.get('first_sample'), held.get('first_sample_ci'))} "
             f"| {pct(held.get('best_of_n[verifier]'), held.get('best_of_n[verifier]_ci'))} "
             f"| {pct(held.get('self_consistency'))} | {pct(held.get('pass@n'))} "
-            f"| {'-' if auc is None else f'{auc:.3f}'} | {pct(agreement)} | {m['seconds']:.0f} |"
+            f"| {'-' if auc is None else f'{auc:.3f}'} "
+            f"| {pct(held.get('best_of_n[prm]'), held.get('best_of_n[prm]_ci'))} | {prm} "
+            f"| {pct(agreement)} | {m['seconds']:.0f} |"
         )
     return out
 
@@ -53,9 +58,10 @@ def main() -> None:
     args = parser.parse_args()
     print(
         "| mode | iteration | train samples right | positives labelled | SFT examples | first sample "
-        "| best-of-N (GenRM) | self-consistency | pass@N | GenRM AUC | labels = checker | s |"
+        "| best-of-N (GenRM) | self-consistency | pass@N | GenRM AUC | best-of-N (PRM) "
+        "| PRM AUC (solution / step) | labels = checker | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for folder in args.runs:
         for row in rows(folder):
             print(row)
