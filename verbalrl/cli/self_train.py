@@ -71,8 +71,10 @@ def self_train(
     threshold: Annotated[float, typer.Option(help="verifier-only: outcome label = score >= this")] = 0.5,
     top_fraction: Annotated[
         float | None,
-        typer.Option(help="verifier-only: label the top fraction of each iteration's samples as right "
-                     "(threshold read from the score distribution; overrides --threshold)"),
+        typer.Option(
+            help="verifier-only: label the top fraction of each iteration's samples as right "
+            "(threshold read from the score distribution; overrides --threshold)"
+        ),
     ] = None,
     step_threshold: Annotated[float, typer.Option(help="verifier-only: step label threshold")] = 0.5,
     verifier_score: Annotated[str, typer.Option(help="yes (p(Yes)) | normalized")] = "yes",
