@@ -47,6 +47,45 @@ def test_batched_generation_matches_one_by_one_when_greedy(tiny_llm):
     assert batched == single  # left padding must not change what a prompt generates
 
 
+SOLVE = [{"role": "user", "content": "Compute 5 + 3 - 2 + 7, one operation per line, then Answer: N."}]
+PARTIALS = [SOLVE, [*SOLVE, {"role": "assistant", "content": "5 + 3 = 8\n"}],
+            [*SOLVE, {"role": "assistant", "content": "5 + 3 = 8\n8 - 2 = 6\n"}]]  # fmt: skip
+
+
+def forward_inputs(llm, monkeypatch) -> list[tuple[int, int]]:
+    """Record the input_ids shape of every forward pass the model runs."""
+    shapes: list[tuple[int, int]] = []
+    forward = llm.model.forward
+
+    def spy(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(llm.model, "forward", spy)
+    return shapes
+
+
+def test_a_shared_prompt_prefix_runs_once_and_generates_the_same(tiny_llm, monkeypatch):
+    cfg = GenerationConfig(n=2, temperature=0, max_new_tokens=6)
+    shapes = forward_inputs(tiny_llm, monkeypatch)
+    cached = [[c.text for c in row] for row in tiny_llm.generate(PARTIALS, cfg)]
+    encoded = [tiny_llm.encode(p) for p in PARTIALS]
+    shared = tiny_llm._shared_prefix([encoded[0], encoded[0], *encoded[1:]])
+    assert shared >= 8 and shapes[0] == (1, shared)  # the prefix alone, once
+    longest = max(len(ids) for ids in encoded)
+    assert shapes[1] == (6, longest - shared)  # then only the six rows' own suffixes
+    tiny_llm.prefix_cache = False
+    try:
+        shapes.clear()
+        full = [[c.text for c in row] for row in tiny_llm.generate(PARTIALS, cfg)]
+        assert shapes[0] == (6, longest)
+    finally:
+        tiny_llm.prefix_cache = True
+    assert cached == full and cached[0][0] == cached[0][1]
+    single = [tiny_llm.generate([p], cfg.model_copy(update={"n": 1}))[0][0].text for p in PARTIALS]
+    assert [row[0] for row in cached] == single  # a prompt alone has no shared prefix: no cache
+
+
 def test_context_length_error(tiny_llm):
     too_long = "word " * (tiny_llm.context_length + 10)
     with pytest.raises(ContextLengthError, match="exceeds the context"):
@@ -99,6 +138,18 @@ def test_smollm_prefix_reuse_matches_and_top_logprobs(smollm):
     for tok in ("Yes", "No"):
         if tok in top_probs:
             assert top_probs[tok] == pytest.approx(batched[0][tok], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_smollm_continues_partial_solutions_the_same_with_the_prefix_cache(smollm):
+    cfg = GenerationConfig(temperature=0, max_new_tokens=16)
+    cached = [row[0].text for row in smollm.generate(PARTIALS, cfg)]
+    smollm.prefix_cache = False
+    try:
+        full = [row[0].text for row in smollm.generate(PARTIALS, cfg)]
+    finally:
+        smollm.prefix_cache = True
+    assert cached == full and len(set(cached)) == 3
 
 
 @pytest.mark.slow
