@@ -215,7 +215,9 @@ class TransformersLLM(TokenizerPrompts):
 
     def _generate_batch(self, batch: list[list[int]], config: GenerationConfig) -> list[Completion]:
         """Sample one completion per row; the prefix every row shares is run once, then its KV cache is
-        repeated for the batch and the rows continue as left-padded suffixes (pads masked out)."""
+        repeated for the batch and the rows continue as left-padded suffixes (pads masked out). In
+        float32 that samples what the full rows would (tested); in bf16 the rounding differs, as it
+        does between batch sizes, so a near tie can go the other way."""
         pad = int(self.tokenizer.pad_token_id)
         shared = self._shared_prefix(batch) if self.prefix_cache else 0
         cache = None
