@@ -220,11 +220,7 @@ class TransformersLLM(TokenizerPrompts):
         does between batch sizes, so a near tie can go the other way."""
         pad = int(self.tokenizer.pad_token_id)
         shared = self._shared_prefix(batch) if self.prefix_cache else 0
-        cache = None
-        if shared:
-            prefix = torch.tensor([batch[0][:shared]], device=self.device)
-            cache = output_cache(self.model(input_ids=prefix, use_cache=True))
-            cache.batch_repeat_interleave(len(batch))
+        cache = self._prefix_cache(batch, shared)
         suffixes = [ids[shared:] for ids in batch]
         width = shared + max(len(ids) for ids in suffixes)
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -258,6 +254,15 @@ class TransformersLLM(TokenizerPrompts):
         for ids, prompt_ids in zip(new_tokens, batch, strict=True):
             completions.append(self._to_completion(ids, len(prompt_ids), config, max_new))
         return completions
+
+    def _prefix_cache(self, batch: list[list[int]], shared: int) -> Any:
+        """The KV cache of the first `shared` tokens, run once and repeated for every row (None if 0)."""
+        if not shared:
+            return None
+        prefix = torch.tensor([batch[0][:shared]], device=self.device)
+        cache = output_cache(self.model(input_ids=prefix, use_cache=True))
+        cache.batch_repeat_interleave(len(batch))
+        return cache
 
     @staticmethod
     def _shared_prefix(batch: list[list[int]]) -> int:
@@ -367,11 +372,7 @@ class TransformersLLM(TokenizerPrompts):
     def _reference_last_logprobs(self, batch: list[list[int]]) -> torch.Tensor:
         """Hugging Face's forward: left-padded suffixes after a cached shared prefix."""
         shared = self._shared_prefix(batch)  # keeps >= 1 suffix token each
-        cache = None
-        if shared:
-            prefix = torch.tensor([batch[0][:shared]], device=self.device)
-            cache = output_cache(self.model(input_ids=prefix, use_cache=True))
-            cache.batch_repeat_interleave(len(batch))
+        cache = self._prefix_cache(batch, shared)
         suffixes = [ids[shared:] for ids in batch]
         width = max(len(s) for s in suffixes)
         pad = int(self.tokenizer.pad_token_id)
